@@ -1,0 +1,1 @@
+"""One module per `harness` command group; `harness.cli` assembles them."""

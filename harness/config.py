@@ -1,0 +1,332 @@
+"""Typed experiment configuration: the ONLY home of defaults.
+
+Resolution order (later wins):
+    schema defaults (this file) -> ``extends:`` chain of YAML files -> experiment YAML
+    -> command-line overrides ``a.b.c=value`` (value parsed as YAML).
+
+Every section forbids unknown keys. Loading and error reporting live in
+``harness.config_load``; this file only declares the schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PosePart = Literal["lips", "face", "body", "hands"]
+MaskRegion = Literal["lips", "face", "head", "full"]
+PhaseName = Literal["initial_pose", "audio_lips", "audio_face", "audio_body"]
+MetricName = Literal["fid", "fvd", "ssim", "psnr", "sync", "hkc", "csim"]
+
+
+class Section(BaseModel):
+    """Base for every config section: unknown keys are errors, assignments re-validate."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------- model
+
+
+class ApdhPhase(Section):
+    """One phase of Audio-Pose Dynamic Harmonization (paper Sec. 3.2, schedule [inferred])."""
+
+    name: PhaseName
+    end: float = Field(gt=0.0, le=1.0, description="training fraction at which the phase ends")
+    pose_parts: list[PosePart] = Field(description="keypoint groups drawn into the pose map")
+    audio_mask: MaskRegion = Field(description="region the audio cross-attention may write to")
+    pose_drop_prob: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+def _default_apdh_phases() -> list[ApdhPhase]:
+    # The reference's four phases (echomimicv2.md, "APDH"); boundaries are our default.
+    return [
+        ApdhPhase(name="initial_pose", end=0.2, pose_parts=["body", "face", "lips", "hands"], audio_mask="lips"),
+        ApdhPhase(name="audio_lips", end=0.4, pose_parts=["body", "face", "hands"], audio_mask="lips"),
+        ApdhPhase(name="audio_face", end=0.6, pose_parts=["body", "hands"], audio_mask="face"),
+        ApdhPhase(name="audio_body", end=1.0, pose_parts=["hands"], audio_mask="full", pose_drop_prob=0.2),
+    ]
+
+
+class ApdhConfig(Section):
+    """APDH switch. Off = the paper's "w/o APDH": hands-only pose, unmasked audio from step 0."""
+
+    enabled: bool = True
+    phases: list[ApdhPhase] = Field(default_factory=_default_apdh_phases)
+    drop_phases: list[PhaseName] = Field(
+        default_factory=list,
+        description="phases removed for the single-phase ablation rows; the next phase absorbs their span",
+    )
+
+    @model_validator(mode="after")
+    def _phases_ordered(self) -> ApdhConfig:
+        ends = [p.end for p in self.phases]
+        if not ends:
+            raise ValueError("phases: at least one phase is required")
+        if any(b <= a for a, b in zip(ends, ends[1:])):
+            raise ValueError(f"phases: 'end' fractions must be strictly increasing, got {ends}")
+        if ends[-1] != 1.0:
+            raise ValueError(f"phases: the last phase must end at 1.0, got {ends[-1]}")
+        names = [p.name for p in self.phases]
+        if len(set(names)) != len(names):
+            raise ValueError(f"phases: phase names must be unique, got {names}")
+        unknown = sorted(set(self.drop_phases) - set(names))
+        if unknown:
+            raise ValueError(f"drop_phases: {unknown} are not in phases {names}")
+        if len(set(self.drop_phases)) >= len(names):
+            raise ValueError("drop_phases: at least one phase must remain")
+        return self
+
+
+class ModelConfig(Section):
+    """Network preset and the APDH switch."""
+
+    preset: Literal["tiny", "sd15"] = "tiny"
+    apdh: ApdhConfig = Field(default_factory=ApdhConfig)
+    audio_encoder: Literal["mel", "whisper"] = Field(
+        default="mel", description="'whisper' is the paper's (local Whisper-tiny); 'mel' the offline default"
+    )
+    pretrained_dir: Path | None = Field(default=None, description="local folder of sd15 weights")
+    allow_random_init: bool = Field(default=False, description="let sd15 start from random weights (benchmarks only)")
+    audio_attn_scale: float = Field(default=1.0, gt=0.0, description="audio cross-attention output scale in training")
+
+
+# --------------------------------------------------------------------------- data
+
+
+class HpaConfig(Section):
+    """Head Partial Attention switch (paper Sec. 3.3). Off = portrait clips are not used."""
+
+    enabled: bool = True
+    portrait_ratio: float = Field(default=0.25, ge=0.0, le=1.0, description="share of portrait samples per batch")
+    head_scale: float = Field(default=0.45, gt=0.0, le=1.0, description="portrait shrink factor into the canvas")
+
+
+class SynthConfig(Section):
+    """The embedded synthetic semi-body dataset (no downloads, exact keypoints)."""
+
+    clips: int = Field(default=12, ge=1)
+    portrait_clips: int = Field(default=4, ge=0)
+    seconds: float = Field(default=2.0, gt=0.0)
+    seed: int = 0
+
+
+class DataConfig(Section):
+    """Where clips come from and how training windows are cut."""
+
+    source: Literal["synthetic", "prepared"] = "synthetic"
+    root: Path | None = Field(default=None, description="clip dataset folder; default <paths.runs>/data/<source>")
+    size: int = Field(default=64, ge=16, description="square frame size in pixels")
+    frames: int = Field(default=8, ge=1, description="frames per training window")
+    fps: int = Field(default=24, ge=1)
+    sample_rate: int = Field(default=16000, ge=8000)
+    hpa: HpaConfig = Field(default_factory=HpaConfig)
+    synthetic: SynthConfig = Field(default_factory=SynthConfig)
+
+
+# --------------------------------------------------------------------------- train
+
+
+class TrainConfig(Section):
+    """Optimisation and checkpointing (v-prediction, zero-terminal-SNR; echomimicv2.md)."""
+
+    steps: int = Field(default=200, ge=1)
+    batch_size: int = Field(default=2, ge=1)
+    lr: float = Field(default=1e-4, gt=0.0)
+    weight_decay: float = Field(default=1e-2, ge=0.0)
+    seed: int = 0
+    checkpoint_every: int = Field(default=50, ge=1)
+    log_every: int = Field(default=10, ge=1)
+    mixed_precision: Literal["no", "bf16"] = "no"
+    gradient_checkpointing: bool = False
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    drop_reference: float = Field(default=0.05, ge=0.0, le=1.0, description="CFG dropout of the reference")
+    drop_audio: float = Field(default=0.05, ge=0.0, le=1.0)
+    drop_pose: float = Field(default=0.05, ge=0.0, le=1.0)
+    drop_all: float = Field(default=0.05, ge=0.0, le=1.0)
+
+
+# --------------------------------------------------------------------------- loss
+
+
+class PhdBands(Section):
+    """PhD timestep bands as fractions of denoising, noisiest first; they sum to 1."""
+
+    pose: float = Field(default=0.1, gt=0.0, lt=1.0, description="S1: first share of denoising (t >= (1-pose) T)")
+    detail: float = Field(default=0.6, gt=0.0, lt=1.0, description="S2: middle share")
+    low: float = Field(default=0.3, gt=0.0, lt=1.0, description="S3: final share (t < low T)")
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> PhdBands:
+        total = self.pose + self.detail + self.low
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"band fractions must sum to 1, got {total:.6f}")
+        return self
+
+
+class PhdTerm(Section):
+    """One PhD loss term: on/off and its weight (lambda, default 0.1 [inferred])."""
+
+    enabled: bool = True
+    weight: float = Field(default=0.1, ge=0.0)
+
+
+class PhdDetail(PhdTerm):
+    lip_emphasis: float = Field(default=2.0, ge=1.0, description="edge-loss weight inside the lip box")
+
+
+class PhdLow(PhdTerm):
+    kind: Literal["ssim_l1", "lpips"] = "ssim_l1"
+
+
+class PhdConfig(Section):
+    """Phase-specific Denoising loss (paper Sec. 3.4): one switch per term."""
+
+    bands: PhdBands = Field(default_factory=PhdBands)
+    pose: PhdTerm = Field(default_factory=PhdTerm)
+    detail: PhdDetail = Field(default_factory=PhdDetail)
+    low: PhdLow = Field(default_factory=PhdLow)
+    decode_frames: int = Field(default=2, ge=1, description="frames decoded from x0_hat per sample")
+
+
+class LossConfig(Section):
+    phd: PhdConfig = Field(default_factory=PhdConfig)
+
+
+# --------------------------------------------------------------------------- eval
+
+
+class EvalConfig(Section):
+    """Sampling and metrics for each finished run."""
+
+    metrics: list[MetricName] = Field(default_factory=lambda: ["fid", "fvd", "ssim", "psnr", "sync", "hkc", "csim"])
+    backend: Literal["reference", "offline"] = Field(
+        default="offline", description="'reference' needs the official weights; 'offline' uses labelled stand-ins"
+    )
+    test_clips: int = Field(default=4, ge=1)
+    sampling_steps: int = Field(default=30, ge=1)
+    guidance_scale: float = Field(default=2.5, ge=1.0)
+    context_frames: int = Field(default=12, ge=1)
+    context_overlap: int = Field(default=3, ge=0)
+    audio_attn_scale: float = Field(default=3.0, gt=0.0, description="inference audio scale of the release [code]")
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> EvalConfig:
+        if self.context_overlap >= self.context_frames:
+            raise ValueError("context_overlap must be smaller than context_frames")
+        return self
+
+
+# --------------------------------------------------------------------------- sweep / tune
+
+
+class SweepConfig(Section):
+    """Ray sweep: every variant x seed is one trial. A variant is a config diff."""
+
+    variants: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"full": {}})
+    baseline: str = "full"
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    cpus_per_trial: float = Field(default=1.0, gt=0.0)
+    gpus_per_trial: float = Field(default=0.0, ge=0.0)
+    max_failures: int = Field(default=1, ge=0)
+    max_concurrent: int = Field(default=0, ge=0, description="0 = as many as resources allow")
+
+    @model_validator(mode="after")
+    def _baseline_is_variant(self) -> SweepConfig:
+        if self.baseline not in self.variants:
+            raise ValueError(f"baseline {self.baseline!r} is not one of the variants {sorted(self.variants)}")
+        return self
+
+
+class SearchParam(Section):
+    """A search dimension: a config key with a range (log-uniform when log=true)."""
+
+    low: float
+    high: float
+    log: bool = False
+    kind: Literal["float", "int"] = "float"
+
+    @model_validator(mode="after")
+    def _range_ok(self) -> SearchParam:
+        if not self.low < self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("log-uniform ranges need low > 0")
+        return self
+
+
+class Objective(Section):
+    metric: str
+    direction: Literal["minimize", "maximize"]
+
+
+class TuneConfig(Section):
+    """Optuna study over the APDH schedule, PhD bands, loss weights and any ranged key."""
+
+    study_name: str | None = Field(default=None, description="default: the experiment name")
+    storage: str | None = Field(default=None, description="Optuna RDB URL; default sqlite in the run folder")
+    trials: int = Field(default=8, ge=1)
+    max_concurrent: int = Field(default=2, ge=1)
+    seed: int = 0
+    objectives: list[Objective] = Field(default_factory=lambda: [Objective(metric="fid", direction="minimize")])
+    tune_apdh_boundaries: bool = False
+    tune_phd_bands: bool = False
+    space: dict[str, SearchParam] = Field(default_factory=dict, description="dotted config key -> range")
+
+
+# --------------------------------------------------------------------------- tracking / paths
+
+
+class TrackingConfig(Section):
+    """MLflow. No uri = a sqlite store inside paths.runs (one writer; use a server on clusters)."""
+
+    uri: str | None = None
+    experiment: str | None = Field(default=None, description="default: the experiment name")
+
+
+class PathsConfig(Section):
+    runs: Path = Field(default=Path("runs"), description="all generated output goes below here")
+    weights: Path | None = Field(default=None, description="weights folder; default $HARNESS_WEIGHTS")
+
+
+# --------------------------------------------------------------------------- root
+
+
+class ExperimentConfig(Section):
+    """A whole experiment. ``name`` defaults to the YAML file's stem."""
+
+    name: str = "default"
+    description: str = ""
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    sweep: SweepConfig = Field(default_factory=SweepConfig)
+    tune: TuneConfig = Field(default_factory=TuneConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    paths: PathsConfig = Field(default_factory=PathsConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_simple(cls, v: str) -> str:
+        if not v or any(c in v for c in "/\\ "):
+            raise ValueError("must be non-empty and contain no spaces or slashes")
+        return v
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (paths as strings)."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def config_hash(self) -> str:
+        """Stable 12-hex hash of the content: independent of key order and formatting."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]

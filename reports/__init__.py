@@ -1,0 +1,1 @@
+"""Ablation tables and plots generated from MLflow (outputs go to reports/out/, never committed)."""

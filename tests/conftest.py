@@ -1,0 +1,58 @@
+"""Shared fixtures: repo paths, the `harness` CLI as a subprocess, GPU/weights skipping."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+REAL_DATA = SHARED / "data" / "real"
+EXPERIMENTS = REPO / "experiments"
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:  # torch missing or broken: certainly no usable GPU
+        return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _has_cuda():
+        return
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """../shared/data/real, or skip the test when it is absent."""
+    if not REAL_DATA.is_dir():
+        pytest.skip(f"real media folder {REAL_DATA} is absent")
+    return REAL_DATA
+
+
+@pytest.fixture()
+def run_cli(tmp_path: Path):
+    """Run `harness ARGS...` in a subprocess (cwd = repo); returns CompletedProcess."""
+
+    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 600):
+        full_env = {**os.environ, "RAY_AUTH_MODE": "disabled", **(env or {})}
+        cmd = [sys.executable, "-m", "harness.cli", *map(str, args)]
+        return subprocess.run(cmd, cwd=cwd or REPO, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+    return run
