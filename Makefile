@@ -46,7 +46,8 @@ test: setup  ## the whole suite (slow tests included); "no tests collected" is n
 
 lock:  ## re-freeze requirements.lock from requirements.in (run after changing a pin)
 	$(PY) -m pip install -q -r requirements.in
-	$(PY) -m pip freeze --exclude-editable --disable-pip-version-check > requirements.lock
+	{ echo "# Full transitive freeze of requirements.in (regenerate with: make lock). Installed with --no-deps."; \
+	  $(PY) -m pip freeze --all --exclude-editable --disable-pip-version-check | grep -v '^pip=='; } > requirements.lock
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
