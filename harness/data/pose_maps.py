@@ -1,0 +1,150 @@
+"""Part-wise pose images and region masks (APDH pose sampling and audio masks; echomimicv2.md).
+
+The drawing follows the style of the official DWPose drawing used by EchoMimicV2 (Data):
+OpenPose-style coloured limbs and joints for the body, HSV-coloured bone lines and blue
+joints for the hands, white dots for the face; every colour is scaled by the keypoint
+confidence and points below CONF_THRESHOLD are not drawn. Sizes are those of the 768-pixel
+drawing scaled to the requested size (at least one pixel).
+"""
+
+from __future__ import annotations
+
+import colorsys
+from collections.abc import Iterable
+
+import cv2
+import numpy as np
+
+from harness.data import layout
+
+PARTS = ("lips", "face", "body", "hands")
+MASK_REGIONS = ("lips", "face", "head", "full")
+CONF_THRESHOLD = 0.3
+_SHIFT = 4  # cv2 fixed-point bits: sub-pixel positions
+_ONE = 1 << _SHIFT
+_HAND_COLORS = [
+    tuple(int(round(255 * c)) for c in colorsys.hsv_to_rgb(i / len(layout.HAND_EDGES), 1.0, 1.0))
+    for i in range(len(layout.HAND_EDGES))
+]
+
+
+def _check_parts(parts: Iterable[str]) -> frozenset[str]:
+    chosen = frozenset(parts)
+    unknown = chosen - set(PARTS)
+    if unknown:
+        raise ValueError(f"unknown pose parts {sorted(unknown)}; choose from {PARTS}")
+    return chosen
+
+
+def _pt(xy: np.ndarray, size: int) -> tuple[int, int]:
+    """Normalised (x, y) -> fixed-point pixel coordinates (pixel centres at integer + 0.5)."""
+    return int(round((xy[0] * size - 0.5) * _ONE)), int(round((xy[1] * size - 0.5) * _ONE))
+
+
+def _scaled(color: tuple[int, int, int], weight: float) -> tuple[int, int, int]:
+    return tuple(int(round(c * weight)) for c in color)
+
+
+def _radius(px_at_768: float, size: int) -> int:
+    return max(1, int(round(px_at_768 * size / 768)))
+
+
+def _dots(canvas: np.ndarray, kp: np.ndarray, color: tuple[int, int, int], radius: int) -> None:
+    for x, y, c in kp:
+        if c >= CONF_THRESHOLD:
+            cv2.circle(canvas, _pt((x, y), canvas.shape[0]), radius * _ONE, _scaled(color, c), -1, cv2.LINE_8, _SHIFT)
+
+
+def _limb_polygon(a: np.ndarray, b: np.ndarray, half_width: float, size: int) -> np.ndarray:
+    """An ellipse from pixel a to pixel b (OpenPose 'stick'), as a fixed-point polygon (K, 2)."""
+    pa, pb = a * size - 0.5, b * size - 0.5
+    centre, delta = (pa + pb) / 2, pb - pa
+    half_len = max(float(np.hypot(*delta)) / 2, half_width)
+    angle = np.arctan2(delta[1], delta[0])
+    t = np.linspace(0, 2 * np.pi, 24, endpoint=False)
+    local = np.stack([half_len * np.cos(t), half_width * np.sin(t)], axis=1)  # (24, 2)
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return np.round((local @ rot.T + centre) * _ONE).astype(np.int32)
+
+
+def _draw_body(canvas: np.ndarray, keypoints: np.ndarray) -> None:
+    size = canvas.shape[0]
+    body = layout.openpose18(keypoints)  # (18, 3)
+    half_width = max(0.75, 4.0 * size / 768)
+    for (i, j), color in zip(layout.OPENPOSE_LIMBS, layout.OPENPOSE_COLORS):
+        ci, cj = body[i, 2], body[j, 2]
+        if min(ci, cj) < CONF_THRESHOLD:
+            continue
+        poly = _limb_polygon(body[i, :2], body[j, :2], half_width, size)
+        cv2.fillConvexPoly(canvas, poly, _scaled(color, ci * cj), cv2.LINE_8, _SHIFT)
+    radius = _radius(4, size)
+    for k, color in enumerate(layout.OPENPOSE_COLORS):
+        _dots(canvas, body[k : k + 1], color, radius)
+
+
+def _draw_hand(canvas: np.ndarray, hand: np.ndarray) -> None:
+    size = canvas.shape[0]
+    thickness = _radius(2, size)
+    for (i, j), color in zip(layout.HAND_EDGES, _HAND_COLORS):
+        ci, cj = hand[i, 2], hand[j, 2]
+        if min(ci, cj) < CONF_THRESHOLD:
+            continue
+        cv2.line(canvas, _pt(hand[i], size), _pt(hand[j], size), _scaled(color, ci * cj), thickness, cv2.LINE_8, _SHIFT)
+    _dots(canvas, hand, (0, 0, 255), _radius(4, size))
+
+
+def draw_pose_map(keypoints: np.ndarray, parts: Iterable[str], size: int) -> np.ndarray:
+    """Draw one frame's keypoints (133, 3) -> RGB pose image float32 (3, size, size) in [0, 1].
+
+    ``parts`` is any subset of {"lips", "face", "body", "hands"}: "face" draws the 48
+    non-lip face points, "lips" the 20 lip points (face 48-67), so APDH can remove the lips
+    before the rest of the face (echomimicv2.md, APDH).
+    """
+    chosen = _check_parts(parts)
+    kp = np.asarray(keypoints, dtype=np.float32)
+    if kp.shape != (layout.N_KEYPOINTS, 3):
+        raise ValueError(f"keypoints must be ({layout.N_KEYPOINTS}, 3), got {kp.shape}")
+    canvas = np.zeros((size, size, 3), np.uint8)  # (H, W, RGB)
+    if "body" in chosen:
+        _draw_body(canvas, kp)
+    if "hands" in chosen:
+        _draw_hand(canvas, kp[layout.LEFT_HAND])
+        _draw_hand(canvas, kp[layout.RIGHT_HAND])
+    if "face" in chosen:
+        _dots(canvas, kp[layout.FACE_NO_LIPS], (255, 255, 255), _radius(3, size))
+    if "lips" in chosen:
+        _dots(canvas, kp[layout.LIPS], (255, 255, 255), _radius(3, size))
+    return canvas.transpose(2, 0, 1).astype(np.float32) / 255.0
+
+
+def draw_pose_maps(keypoints: np.ndarray, parts: Iterable[str], size: int) -> np.ndarray:
+    """Batched draw_pose_map: (N, 133, 3) -> float32 (N, 3, size, size) in [0, 1]."""
+    kp = np.asarray(keypoints, dtype=np.float32)
+    chosen = _check_parts(parts)
+    out = np.empty((len(kp), 3, size, size), np.float32)
+    for i, frame in enumerate(kp):
+        out[i] = draw_pose_map(frame, chosen, size)
+    return out
+
+
+def region_mask(boxes: np.ndarray, region: str, size: int) -> np.ndarray:
+    """Binary mask of one region from boxes (..., 4, 4) -> float32 (..., size, size).
+
+    ``region`` in {"lips", "face", "head", "full"}; "full" is all ones. A pixel is inside
+    when its centre lies in the normalised xyxy box (any resolution: the audio mask is
+    drawn at each attention block's size; echomimicv2.md, APDH).
+    """
+    b = np.asarray(boxes, dtype=np.float32)
+    if b.shape[-2:] != (len(layout.REGIONS), 4):
+        raise ValueError(f"boxes must be (..., {len(layout.REGIONS)}, 4), got {b.shape}")
+    lead = b.shape[:-2]
+    if region == "full":
+        return np.ones((*lead, size, size), np.float32)
+    if region not in MASK_REGIONS:
+        raise ValueError(f"unknown mask region {region!r}; choose from {MASK_REGIONS}")
+    box = b[..., layout.REGION_INDEX[region], :]  # (..., 4)
+    centres = (np.arange(size, dtype=np.float32) + 0.5) / size  # (size,)
+    x0, y0, x1, y1 = (box[..., k, None] for k in range(4))  # each (..., 1)
+    inside_x = (centres >= x0) & (centres <= x1)  # (..., size) over columns
+    inside_y = (centres >= y0) & (centres <= y1)  # (..., size) over rows
+    return (inside_y[..., :, None] & inside_x[..., None, :]).astype(np.float32)
