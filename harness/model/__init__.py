@@ -1,0 +1,1 @@
+"""EchoMimicV2 networks: reference UNet, motion denoiser, masked audio attention, pose encoder, codecs."""

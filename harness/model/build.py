@@ -1,0 +1,111 @@
+"""Build the network and codec for a config: `tiny` from scratch, `sd15` from local weights.
+
+sd15 expects, under ``model.pretrained_dir`` (nothing is ever downloaded):
+    sd-image-variations-diffusers/unet/   both UNets start from it (lambdalabs/sd-image-variations-diffusers)
+    sd-vae-ft-mse/                        the VAE (stabilityai/sd-vae-ft-mse)
+The audio cross-attention projections (to_k/to_v, audio width) start fresh in both cases.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, UNet2DConditionModel, UNetMotionModel
+from torch import nn
+
+from harness.config import ExperimentConfig
+from harness.errors import HarnessError
+from harness.model.codec import SpaceToDepthCodec, VaeCodec
+from harness.model.echomimic import EchoMimicV2
+from harness.model.pose_encoder import PoseEncoder
+from harness.model.presets import PRESETS, ModelPreset
+
+SD15_UNET_DIR = "sd-image-variations-diffusers/unet"
+SD15_VAE_DIR = "sd-vae-ft-mse"
+
+
+def build_model(cfg: ExperimentConfig, audio_dim: int) -> tuple[EchoMimicV2, nn.Module]:
+    """(network, codec) for cfg.model.preset; audio_dim is the audio feature width D."""
+    preset = PRESETS[cfg.model.preset]
+    if cfg.data.size % (preset.latent_factor * 2 ** (len(preset.block_out_channels) - 1)):
+        raise HarnessError(f"data.size: {cfg.data.size} is not divisible by the {preset.name} preset's total downsampling")
+    if preset.codec == "space_to_depth":
+        codec: nn.Module = SpaceToDepthCodec(preset.latent_factor)
+        reference, denoiser = _fresh_unets(preset, codec.latent_channels, audio_dim, cfg.data.size // preset.latent_factor)
+    else:
+        reference, denoiser, codec = _sd15(cfg, preset, audio_dim)
+    pose = PoseEncoder(out_channels=preset.block_out_channels[0], widths=preset.pose_widths)
+    model = EchoMimicV2(reference, denoiser, pose)
+    if cfg.train.gradient_checkpointing:
+        model.reference_unet.enable_gradient_checkpointing()
+        model.denoising_unet.enable_gradient_checkpointing()
+    return model, codec
+
+
+def _unet_kwargs(preset: ModelPreset, channels: int, audio_dim: int, sample_size: int) -> dict:
+    return dict(
+        sample_size=sample_size,
+        in_channels=channels,
+        out_channels=channels,
+        block_out_channels=preset.block_out_channels,
+        layers_per_block=preset.layers_per_block,
+        norm_num_groups=preset.norm_num_groups,
+        cross_attention_dim=audio_dim,
+    )
+
+
+def _fresh_unets(preset: ModelPreset, channels: int, audio_dim: int, sample_size: int):
+    kwargs = _unet_kwargs(preset, channels, audio_dim, sample_size)
+    reference = UNet2DConditionModel(
+        **kwargs,
+        down_block_types=preset.down_block_types(motion=False),
+        up_block_types=preset.up_block_types(motion=False),
+        attention_head_dim=preset.attention_heads,  # diffusers' legacy name: the number of heads
+    )
+    denoiser = UNetMotionModel(
+        **kwargs,
+        down_block_types=preset.down_block_types(motion=True),
+        up_block_types=preset.up_block_types(motion=True),
+        num_attention_heads=preset.attention_heads,
+        motion_num_attention_heads=preset.motion_heads,
+        motion_max_seq_length=preset.motion_max_seq_length,
+    )
+    return reference, denoiser
+
+
+def _sd15(cfg: ExperimentConfig, preset: ModelPreset, audio_dim: int):
+    root = cfg.model.pretrained_dir
+    if root is None or not Path(root).is_dir():
+        if not cfg.model.allow_random_init:
+            raise HarnessError(
+                f"model.pretrained_dir: sd15 needs a local weights folder (got {root}); put "
+                f"lambdalabs/sd-image-variations-diffusers at <dir>/{SD15_UNET_DIR} and stabilityai/sd-vae-ft-mse "
+                f"at <dir>/{SD15_VAE_DIR}, or set model.allow_random_init=true (benchmarks only)"
+            )
+        reference, denoiser = _fresh_unets(preset, 4, audio_dim, cfg.data.size // preset.latent_factor)
+        return reference, denoiser, VaeCodec(AutoencoderKL(block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2, latent_channels=4, sample_size=cfg.data.size))
+    root = Path(root)
+    for sub in (SD15_UNET_DIR, SD15_VAE_DIR):
+        if not (root / sub).is_dir():
+            raise HarnessError(f"model.pretrained_dir: missing {root / sub} (see harness/model/build.py for the layout)")
+    unet2d = UNet2DConditionModel.from_pretrained(
+        root / SD15_UNET_DIR, cross_attention_dim=audio_dim, ignore_mismatched_sizes=True, low_cpu_mem_usage=False, local_files_only=True
+    )
+    denoiser = UNetMotionModel.from_unet2d(unet2d)
+    vae = AutoencoderKL.from_pretrained(root / SD15_VAE_DIR, local_files_only=True)
+    return unet2d, denoiser, VaeCodec(vae)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def describe(model: EchoMimicV2) -> dict[str, int]:
+    """Trainable parameter counts per part (logged with every run)."""
+    return {
+        "params_reference_unet": count_parameters(model.reference_unet),
+        "params_denoising_unet": count_parameters(model.denoising_unet),
+        "params_pose_encoder": count_parameters(model.pose_encoder),
+    }
