@@ -56,3 +56,27 @@ def run_cli(tmp_path: Path):
         return subprocess.run(cmd, cwd=cwd or REPO, env=full_env, capture_output=True, text=True, timeout=timeout)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def synthetic_clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny synthetic clip dataset (3 semi-body incl. 1 test, 1 portrait; 32 px, 1 s at 24 fps)."""
+    from harness.data.synth import generate_dataset
+
+    root = tmp_path_factory.mktemp("synthetic_clips")
+    return generate_dataset(root, clips=3, portrait_clips=1, size=32, seconds=1.0, fps=24, sample_rate=16000,
+                            seed=0, test_fraction=0.34, progress=False)
+
+
+# --------------------------------------------------------------------------- metrics fixtures
+
+
+@pytest.fixture(scope="session")
+def talking_head(real_data: Path) -> dict:
+    """The real talking-head clip decoded once: frames uint8 (N, H, W, 3), fps, audio, paths."""
+    from harness.media import read_audio, read_video
+
+    folder = real_data / "talking_head"
+    frames, fps = read_video(folder / "video.avi")
+    audio = read_audio(folder / "speech.wav", 16000)
+    return {"frames": frames, "fps": fps, "audio": audio, "video": folder / "video.avi", "wav": folder / "speech.wav"}

@@ -1,0 +1,136 @@
+"""One entry point for the trainer, sweeps and `harness eval`: clips in, one record per metric out.
+
+    results = evaluate(pred, gt, references, audio, wanted=["fid", "ssim", "sync"],
+                       backend="offline", device="auto")
+
+pred:       sequence of uint8 (F, H, W, 3) RGB generated clips
+gt:         sequence of uint8 (F', H', W', 3) ground-truth clips (same order), or None
+references: sequence of uint8 (H, W, 3) reference images (CSIM identity); None -> first gt frame
+audio:      sequence of float32 (S,) 16 kHz mono driving audio (Sync), or None
+wanted:     config metric names: "fid", "fvd", "ssim", "psnr", "sync" (-> sync_c, sync_d),
+            "hkc" (-> hkc, hkv), "csim"
+backend:    "reference" (official weights, exact protocol) or "offline" (labelled stand-ins)
+returns:    list[MetricResult] in the order fid, fvd, ssim, psnr, sync_c, sync_d, hkc, hkv, csim
+
+Clips stream through every metric once (``evaluate_samples`` takes any iterable of Samples, so
+callers can load clips lazily); each metric keeps only running statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from metrics.result import MetricResult
+from metrics.sample import Metric, Sample
+
+Backend = Literal["reference", "offline"]
+METRIC_NAMES = ("fid", "fvd", "ssim", "psnr", "sync", "hkc", "csim")
+RESULT_ORDER = ("fid", "fvd", "ssim", "psnr", "sync_c", "sync_d", "hkc", "hkv", "csim")
+
+
+@dataclass
+class EvalSettings:
+    """Every protocol choice that changes a number (each one is recorded in its result)."""
+
+    batch_size: int = 50  # FID/FVD network batch (results do not depend on it)
+    fid_frame_stride: int = 1  # use every n-th frame as an FID image
+    fvd_clip_len: int = 16
+    fvd_clip_stride: int = 16  # frames between consecutive FVD clips taken from one video
+    fvd_max_clips_per_video: int = 1
+    fvd_resize: Literal["resize", "center_crop"] = "resize"
+    fvd_bn_eps: float = 1e-3  # offline I3D BatchNorm eps: 1e-3 matches TF; VideoGPT family uses 1e-5
+    hkc_missing: Literal["skip", "zero"] = "skip"  # missing hand: left out, or counted as confidence 0
+    hkv_units: Literal["pixels", "normalized"] = "pixels"
+    sync_mode: Literal["pipeline", "precropped"] = "pipeline"  # precropped: pred frames are face crops
+    weights_dir: Path | None = None  # overrides $HARNESS_WEIGHTS
+    weight_files: dict[str, Path] = field(default_factory=dict)  # manifest name -> explicit path
+    workers: int | None = None  # CPU threads for per-frame metrics
+
+
+def _build(name: str, backend: Backend, device: str, s: EvalSettings, wanted: set[str]) -> Metric:
+    """Construct the metric object for one config name (imports lazily: heavy dependencies)."""
+    wf, wd = s.weight_files, s.weights_dir
+    if name == "fid":
+        from metrics.fid import FidMetric
+
+        key = "fid_inception" if backend == "reference" else "fid_helper_inception"
+        return FidMetric(backend, device, s.batch_size, s.fid_frame_stride, wf.get(key), wd)
+    if name == "fvd":
+        from metrics.fvd import FvdMetric
+
+        return FvdMetric(backend, device, s, wf, wd)
+    if name in ("ssim", "psnr"):
+        from metrics.ssim import SsimPsnrMetric
+
+        return SsimPsnrMetric("ssim" in wanted, "psnr" in wanted, s.workers)
+    if name == "sync":
+        from metrics.sync import SyncMetric
+
+        return SyncMetric(backend, device, s.sync_mode, wf, wd)
+    if name == "hkc":
+        from metrics.hands import HandMetric
+
+        return HandMetric(backend, s.hkc_missing, s.hkv_units, wf, wd)
+    if name == "csim":
+        from metrics.csim import CsimMetric
+
+        return CsimMetric(backend, wf, wd)
+    raise ValueError(f"unknown metric {name!r}; known: {METRIC_NAMES}")
+
+
+def build_metrics(wanted: Iterable[str], backend: Backend = "offline", device: str = "auto",
+                  settings: EvalSettings | None = None) -> list[Metric]:
+    """Metric objects for the wanted config names (ssim+psnr share one). Loads weights now."""
+    s = settings or EvalSettings()
+    names = [n for n in METRIC_NAMES if n in set(wanted)]
+    unknown = set(wanted) - set(METRIC_NAMES)
+    if unknown:
+        raise ValueError(f"unknown metric(s) {sorted(unknown)}; known: {list(METRIC_NAMES)}")
+    if "ssim" in names and "psnr" in names:
+        names.remove("psnr")
+    return [_build(n, backend, device, s, set(wanted)) for n in names]
+
+
+def evaluate_samples(samples: Iterable[Sample], wanted: Iterable[str], backend: Backend = "offline",
+                     device: str = "auto", settings: EvalSettings | None = None,
+                     on_sample: Callable[[Sample], None] | None = None) -> list[MetricResult]:
+    """Feed every Sample to every wanted metric once; results in RESULT_ORDER."""
+    metrics = build_metrics(list(wanted), backend, device, settings)
+    for sample in samples:
+        for m in metrics:
+            m.update(sample)
+        if on_sample is not None:
+            on_sample(sample)
+    results = [r for m in metrics for r in m.results()]
+    return sorted(results, key=lambda r: RESULT_ORDER.index(r.key) if r.key in RESULT_ORDER else 99)
+
+
+def evaluate(
+    pred: Sequence[np.ndarray],
+    gt: Sequence[np.ndarray] | None = None,
+    references: Sequence[np.ndarray | None] | None = None,
+    audio: Sequence[np.ndarray | None] | None = None,
+    wanted: Iterable[str] = METRIC_NAMES,
+    backend: Backend = "offline",
+    device: str = "auto",
+    fps: float | Sequence[float] = 25.0,
+    settings: EvalSettings | None = None,
+) -> list[MetricResult]:
+    """Evaluate generated clips against ground truth; one MetricResult per result key."""
+    n = len(pred)
+    for label, seq in (("gt", gt), ("references", references), ("audio", audio)):
+        if seq is not None and len(seq) != n:
+            raise ValueError(f"{label} has {len(seq)} entries for {n} predicted clips")
+    rates = [float(fps)] * n if isinstance(fps, (int, float)) else [float(f) for f in fps]
+    samples = (
+        Sample(pred=np.asarray(pred[i]), gt=None if gt is None else np.asarray(gt[i]),
+               reference=None if references is None else references[i],
+               audio=None if audio is None else audio[i], fps=rates[i], clip_id=str(i))
+        for i in range(n)
+    )
+    return evaluate_samples(samples, wanted, backend, device, settings)
