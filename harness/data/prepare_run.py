@@ -1,0 +1,99 @@
+"""Run prepare_video over a folder of videos on Ray (local by default, or a cluster address).
+
+Writes <out>/rejects.json (this run's rejected files with reasons) and rebuilds
+<out>/index.json from every finished clip in <out>/clips. Re-running skips finished clips.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from harness.data.clip_format import index_entry, read_meta, write_index
+from harness.data.prepare import list_videos, prepare_video
+from harness.data.progress import make_progress
+from harness.errors import HarnessError
+
+
+def _init_ray(address: str | None, workers: int) -> str | None:
+    """Start (or join) Ray; returns the temp dir to delete afterwards for a local Ray."""
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_num_prestart_python_workers", "0")
+    import ray
+
+    if address:
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise HarnessError(f"cannot connect to the Ray cluster at {address}: {exc}") from None
+        return None
+    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short path: Ray's sockets live here
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, _temp_dir=temp_dir)
+    return temp_dir
+
+
+def _run_on_ray(jobs: list[dict[str, Any]], address: str | None, workers: int, progress: bool) -> list[dict]:
+    import ray
+
+    temp_dir = _init_ray(address, workers)
+    try:
+        task = ray.remote(num_cpus=1, max_retries=1)(prepare_video)
+        pending = [task.remote(**job) for job in jobs]
+        results = []
+        with make_progress() as bar:
+            bar_task = bar.add_task("preparing videos", total=len(pending), visible=progress)
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                results.extend(ray.get(done))
+                bar.advance(bar_task)
+        return results
+    finally:
+        ray.shutdown()
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _run_in_process(jobs: list[dict[str, Any]], progress: bool) -> list[dict]:
+    results = []
+    with make_progress() as bar:
+        bar_task = bar.add_task("preparing videos", total=len(jobs), visible=progress)
+        for job in jobs:
+            results.append(prepare_video(**job))
+            bar.advance(bar_task)
+    return results
+
+
+def rebuild_index(out: Path) -> list[dict[str, Any]]:
+    """index.json from every finished clip folder under out/clips; returns the entries."""
+    entries = []
+    for meta_path in sorted((out / "clips").glob("*/meta.json")):
+        entries.append(index_entry(meta_path.parent.name, read_meta(meta_path.parent)))
+    write_index(out, entries, {"generator": "prepare"})
+    return entries
+
+
+def prepare_dir(src: Path, out: Path, size: int, fps: int, sample_rate: int, split: str = "auto",
+                test_fraction: float = 0.1, address: str | None = None, workers: int = 0,
+                progress: bool = True) -> dict[str, Any]:
+    """Prepare every video under src into out. workers: local Ray CPUs (0 = all cores);
+    address: a Ray cluster to join instead. Returns {done, skipped, rejected, clips}."""
+    src, out = Path(src), Path(out)
+    videos = list_videos(src)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [{"video": str(v), "src": str(src), "out": str(out), "size": size, "fps": fps,
+             "sample_rate": sample_rate, "split": split, "test_fraction": test_fraction} for v in videos]
+    n_cpus = workers or os.cpu_count() or 1
+    if workers < 0:
+        results = _run_in_process(jobs, progress)
+    else:
+        results = _run_on_ray(jobs, address, min(n_cpus, max(len(jobs), 1)), progress)
+    rejects = sorted(({"source": r["source"], "reason": r["reason"]} for r in results if r["status"] == "rejected"),
+                     key=lambda r: r["source"])
+    (out / "rejects.json").write_text(json.dumps(rejects, indent=1) + "\n")
+    entries = rebuild_index(out)
+    by_status = {s: [r for r in results if r["status"] == s] for s in ("done", "skipped", "rejected")}
+    return {**by_status, "clips": len(entries), "results": results}
