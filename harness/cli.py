@@ -7,6 +7,7 @@ import sys
 import typer
 
 from harness.commands import config as config_cmd
+from harness.commands import data as data_cmd
 from harness.errors import HarnessError
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(data_cmd.app, name="data")
 
 
 def main() -> None:
