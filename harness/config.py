@@ -176,6 +176,14 @@ class PhdTerm(Section):
     weight: float = Field(default=0.1, ge=0.0)
 
 
+class PhdPose(PhdTerm):
+    """L_pose (PhD S1): keypoint-heatmap weighted error [inferred]."""
+
+    heatmap_sigma: float = Field(
+        default=0.02, gt=0.0, description="L_pose keypoint-heatmap Gaussian sigma, as a fraction of the frame width"
+    )
+
+
 class PhdDetail(PhdTerm):
     lip_emphasis: float = Field(default=2.0, ge=1.0, description="edge-loss weight inside the lip box")
 
@@ -188,7 +196,7 @@ class PhdConfig(Section):
     """Phase-specific Denoising loss (paper Sec. 3.4): one switch per term."""
 
     bands: PhdBands = Field(default_factory=PhdBands)
-    pose: PhdTerm = Field(default_factory=PhdTerm)
+    pose: PhdPose = Field(default_factory=PhdPose)
     detail: PhdDetail = Field(default_factory=PhdDetail)
     low: PhdLow = Field(default_factory=PhdLow)
     decode_frames: int = Field(default=2, ge=1, description="frames decoded from x0_hat per sample")
