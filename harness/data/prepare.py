@@ -10,6 +10,7 @@ reject with its reason; the job goes on. Finished clips (meta.json present) are 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from pathlib import Path
@@ -42,7 +43,7 @@ def list_videos(src: Path) -> list[Path]:
 
 def clip_id_for(video: Path, src: Path) -> str:
     """Stable clip id: the file stem (sanitised) + 8 hex of its path relative to src."""
-    rel = str(Path(video).resolve().relative_to(Path(src).resolve()))
+    rel = os.path.relpath(os.path.abspath(video), os.path.abspath(src))  # links are not followed
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(video).stem)[:40] or "video"
     return f"{stem}-{hashlib.sha1(rel.encode()).hexdigest()[:8]}"
 

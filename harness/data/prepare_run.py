@@ -36,19 +36,33 @@ def _init_ray(address: str | None, workers: int) -> str | None:
     return temp_dir
 
 
+def _safe_prepare(**job: Any) -> dict[str, Any]:
+    """prepare_video, with an unexpected failure on one video turned into a reject (the job goes on)."""
+    try:
+        return prepare_video(**job)
+    except Exception as exc:  # noqa: BLE001  a batch job must survive one bad file
+        return {"source": job["video"], "clip_id": "", "status": "rejected",
+                "reason": f"{job['video']}: failed ({exc.__class__.__name__}: {exc})"}
+
+
 def _run_on_ray(jobs: list[dict[str, Any]], address: str | None, workers: int, progress: bool) -> list[dict]:
     import ray
 
     temp_dir = _init_ray(address, workers)
     try:
-        task = ray.remote(num_cpus=1, max_retries=1)(prepare_video)
-        pending = [task.remote(**job) for job in jobs]
+        task = ray.remote(num_cpus=1, max_retries=1)(_safe_prepare)
+        pending = {task.remote(**job): job for job in jobs}
         results = []
         with make_progress() as bar:
             bar_task = bar.add_task("preparing videos", total=len(pending), visible=progress)
             while pending:
-                done, pending = ray.wait(pending, num_returns=1)
-                results.extend(ray.get(done))
+                done, _ = ray.wait(list(pending), num_returns=1)
+                job = pending.pop(done[0])
+                try:
+                    results.append(ray.get(done[0]))
+                except ray.exceptions.RayError as exc:  # the worker died (e.g. out of memory)
+                    results.append({"source": job["video"], "clip_id": "", "status": "rejected",
+                                    "reason": f"{job['video']}: worker failed ({exc.__class__.__name__})"})
                 bar.advance(bar_task)
         return results
     finally:
@@ -62,7 +76,7 @@ def _run_in_process(jobs: list[dict[str, Any]], progress: bool) -> list[dict]:
     with make_progress() as bar:
         bar_task = bar.add_task("preparing videos", total=len(jobs), visible=progress)
         for job in jobs:
-            results.append(prepare_video(**job))
+            results.append(_safe_prepare(**job))
             bar.advance(bar_task)
     return results
 
