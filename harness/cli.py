@@ -8,6 +8,7 @@ import typer
 
 from harness.commands import config as config_cmd
 from harness.commands import data as data_cmd
+from harness.commands import train as train_cmd
 from harness.errors import HarnessError
 
 app = typer.Typer(
@@ -21,6 +22,8 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data_cmd.app, name="data")
+app.command("train")(train_cmd.train_command)
+app.command("sample")(train_cmd.sample_command)
 
 
 def main() -> None:

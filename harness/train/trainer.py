@@ -1,0 +1,106 @@
+"""`train(cfg, run_dir)`: the training loop with atomic checkpoints, exact resume and a step hook."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from harness.config import ExperimentConfig
+from harness.data.audio_features import audio_feature_shape
+from harness.model.build import build_model, describe
+from harness.train.apdh import apdh_phase_at
+from harness.train.batches import TrainingBatches
+from harness.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from harness.train.conditions import Conditions, build_conditions
+from harness.train.objective import make_scheduler
+from harness.train.step import compute_loss
+
+StepCallback = Callable[[int, dict[str, float]], None]
+"""Called after every optimiser step with (step, logged values); the sweep wires it to MLflow/Ray."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    checkpoint: Path
+    steps: int
+    final: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def resolve_device(cfg: ExperimentConfig) -> torch.device:
+    if cfg.train.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(cfg.train.device)
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """All randomness of one step comes from (seed, step): resuming needs no RNG state."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = None, progress: bool = True) -> TrainResult:
+    """Train cfg.train.steps steps, resuming from run_dir/checkpoints when a checkpoint exists."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(cfg.to_yaml())
+    device = resolve_device(cfg)
+    torch.manual_seed(cfg.train.seed)  # model initialisation
+    model, codec = build_model(cfg, audio_dim=audio_feature_shape(cfg.model.audio_encoder)[1])
+    model.to(device).train()
+    codec.to(device)
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
+    )
+    start = _resume(run_dir / "checkpoints", model, optimizer, cfg)
+    batches = TrainingBatches(cfg)
+    scheduler = make_scheduler()
+    history: list[dict[str, float]] = []
+    bar = tqdm(range(start, cfg.train.steps), initial=start, total=cfg.train.steps, desc=f"train {cfg.name}", disable=not progress)
+    ckpt = latest_checkpoint(run_dir / "checkpoints")
+    for step in bar:
+        t0 = time.perf_counter()
+        generator = step_generator(cfg.train.seed, step)
+        phase = apdh_phase_at(cfg.model.apdh, step, cfg.train.steps)
+        cond = _to_device(build_conditions(batches.batch(step), phase, cfg, generator), device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.mixed_precision == "bf16"):
+            loss, logs = compute_loss(model, codec, scheduler, cond, cfg, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        logs.update(step_time_s=time.perf_counter() - t0, lr=cfg.train.lr)
+        history.append({"step": step + 1, **logs})
+        bar.set_postfix(loss=f"{logs['loss']:.4f}", phase=phase.name)
+        if on_step is not None:
+            on_step(step + 1, logs)
+        if (step + 1) % cfg.train.checkpoint_every == 0 or step + 1 == cfg.train.steps:
+            ckpt = _save(run_dir / "checkpoints", step + 1, model, optimizer, cfg)
+    if ckpt is None:  # nothing left to train and no checkpoint yet (steps already done elsewhere)
+        ckpt = _save(run_dir / "checkpoints", start, model, optimizer, cfg)
+    final = history[-1] if history else {}
+    return TrainResult(run_dir=run_dir, checkpoint=ckpt, steps=cfg.train.steps, final=final, history=history)
+
+
+def _save(ckpt_dir: Path, step: int, model, optimizer, cfg: ExperimentConfig) -> Path:
+    payload = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "config_hash": cfg.config_hash(), "params": describe(model)}
+    return save_checkpoint(ckpt_dir, step, payload)
+
+
+def _resume(ckpt_dir: Path, model, optimizer, cfg: ExperimentConfig) -> int:
+    """Load the newest checkpoint if any; return the step to continue from."""
+    path = latest_checkpoint(ckpt_dir)
+    if path is None:
+        return 0
+    state = load_checkpoint(path)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return int(state["step"])
+
+
+def _to_device(cond: Conditions, device: torch.device) -> Conditions:
+    moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in vars(cond).items()}
+    return Conditions(**moved)
