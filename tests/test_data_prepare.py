@@ -108,3 +108,17 @@ def test_cli_prepare_real_video_with_rejects_and_rerun(run_cli, real_data: Path,
     again = run_cli("data", "prepare", src, "--out", out, "--size", "64", "--workers", "2", "--json", timeout=300)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["skipped"] == 2 and json.loads(again.stdout)["done"] == 0
+
+
+def test_cli_prepare_user_mistakes_and_only_rejects(run_cli, tmp_path: Path) -> None:
+    missing = run_cli("data", "prepare", tmp_path / "absent", "--out", tmp_path / "out")
+    assert missing.returncode == 2 and missing.stderr.strip() == f"error: {tmp_path / 'absent'}: no such folder"
+    bad_split = run_cli("data", "prepare", tmp_path, "--out", tmp_path / "out", "--split", "val")
+    assert bad_split.returncode == 2 and "--split" in bad_split.stderr
+    src = tmp_path / "src"
+    _bad_videos(src)
+    res = run_cli("data", "prepare", src, "--out", tmp_path / "out", "--workers", "-1", "--size", "32")
+    assert res.returncode == 0, res.stderr
+    assert "0 clip(s) written" in res.stdout and "4 rejected" in res.stdout
+    assert len(json.loads((tmp_path / "out" / "rejects.json").read_text())) == 4
+    assert read_index(tmp_path / "out")["clips"] == []

@@ -144,3 +144,14 @@ def test_cli_synth(run_cli, tmp_path: Path) -> None:
     assert sr == 16000 and len(wav) == 8000
     bad = run_cli("data", "synth", "--out", tmp_path / "bad", "--clips", "0")
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_regenerating_smaller_removes_stale_clips_and_guards_other_folders(tmp_path: Path) -> None:
+    kwargs = dict(portrait_clips=0, size=32, seconds=0.25, fps=24, sample_rate=16000, seed=0, progress=False)
+    generate_dataset(tmp_path / "ds", clips=3, **kwargs)
+    generate_dataset(tmp_path / "ds", clips=2, **kwargs)
+    assert sorted(p.name for p in (tmp_path / "ds" / "clips").iterdir()) == ["synth-0000", "synth-0001"]
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "video.mp4").write_bytes(b"x")
+    with pytest.raises(HarnessError, match="not a synthetic dataset"):
+        generate_dataset(tmp_path / "other", clips=1, **kwargs)

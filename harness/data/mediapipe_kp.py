@@ -67,9 +67,13 @@ class Detector:
             lm = face_res.multi_face_landmarks[0].landmark
             kp[layout.FACE] = [(lm[i].x, lm[i].y, 1.0) for i in FACEMESH_TO_IBUG]
         hand_res = self.hands.process(frame)
+        used: set[int] = set()
         for hand, score in zip(hand_res.multi_hand_landmarks or [], hand_res.multi_handedness or []):
             pts = np.array([(p.x, p.y) for p in hand.landmark], np.float32)  # (21, 2)
             target = _nearest_side(pts[0], kp, score.classification[0].label)
+            if int(target[0]) in used:  # two hands never share a side
+                target = layout.RIGHT_HAND if target[0] == layout.LEFT_HAND[0] else layout.LEFT_HAND
+            used.add(int(target[0]))
             kp[target] = np.concatenate([pts, np.full((21, 1), score.classification[0].score, np.float32)], 1)
         inside = np.all((kp[:, :2] >= 0) & (kp[:, :2] <= 1), axis=1)
         kp[~inside, 2] = 0.0

@@ -81,6 +81,7 @@ def generate_dataset(
         raise HarnessError(f"synthetic dataset: invalid parameters (clips={clips}, portrait_clips={portrait_clips}, "
                            f"size={size}, seconds={seconds}, fps={fps})")
     out = Path(out)
+    _check_writable(out)
     out.mkdir(parents=True, exist_ok=True)
     n_frames = max(1, int(round(seconds * fps)))
     params = synth_params(clips, portrait_clips, size, seconds, fps, sample_rate, seed, test_fraction)
@@ -93,7 +94,22 @@ def generate_dataset(
         write_clip(out, clip_id, data["frames"], data["audio"], data["keypoints"], data["boxes"], meta)
         entries.append(index_entry(clip_id, {**meta, "n_frames": n_frames}))
     write_index(out, entries, params)
+    keep = {clip_id for clip_id, *_ in plan}
+    for stale in (out / "clips").iterdir():  # clips of an earlier, larger run of the generator
+        if stale.name not in keep:
+            shutil.rmtree(stale)
     return out
+
+
+def _check_writable(out: Path) -> None:
+    """Refuse to write into a folder that holds something other than a synthetic dataset."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise HarnessError(f"{out}: exists and is not a folder")
+    recorded = _recorded_params(out)
+    if any(out.iterdir()) and (recorded or {}).get("generator") != GENERATOR:
+        raise HarnessError(f"{out}: not empty and not a synthetic dataset; choose another --out")
 
 
 def synth_params(clips: int, portrait_clips: int, size: int, seconds: float, fps: int, sample_rate: int,
