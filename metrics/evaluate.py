@@ -52,6 +52,20 @@ class EvalSettings:
     workers: int | None = None  # CPU threads for per-frame metrics
 
 
+class Unavailable:
+    """Stand-in for a metric that cannot run offline: results with value None and the reason."""
+
+    def __init__(self, keys: tuple[str, ...], backend: str, reason: str) -> None:
+        self.keys, self.backend, self.reason = keys, backend, reason
+
+    def update(self, sample: Sample) -> None:
+        return None
+
+    def results(self) -> list[MetricResult]:
+        return [MetricResult(key=k, value=None, n=0, unit="clips", backend=self.backend, weights_sha256=None,
+                             exact=False, note=self.reason) for k in self.keys]
+
+
 def _build(name: str, backend: Backend, device: str, s: EvalSettings, wanted: set[str]) -> Metric:
     """Construct the metric object for one config name (imports lazily: heavy dependencies)."""
     wf, wd = s.weight_files, s.weights_dir
@@ -70,8 +84,14 @@ def _build(name: str, backend: Backend, device: str, s: EvalSettings, wanted: se
         return SsimPsnrMetric("ssim" in wanted, "psnr" in wanted, s.workers)
     if name == "sync":
         from metrics.sync import SyncMetric
+        from metrics.weights import WeightError
 
-        return SyncMetric(backend, device, s.sync_mode, wf, wd)
+        try:
+            return SyncMetric(backend, device, s.sync_mode, wf, wd)
+        except WeightError as exc:  # no offline SyncNet weights exist: report, don't fail the run
+            if backend == "reference":
+                raise
+            return Unavailable(("sync_c", "sync_d"), "syncnet-python/unavailable", str(exc))
     if name == "hkc":
         from metrics.hands import HandMetric
 
