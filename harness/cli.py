@@ -8,7 +8,9 @@ import typer
 
 from harness.commands import config as config_cmd
 from harness.commands import data as data_cmd
+from harness.commands import eval as eval_cmd
 from harness.commands import train as train_cmd
+from harness.commands import weights as weights_cmd
 from harness.errors import HarnessError
 
 app = typer.Typer(
@@ -24,6 +26,8 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(data_cmd.app, name="data")
 app.command("train")(train_cmd.train_command)
 app.command("sample")(train_cmd.sample_command)
+app.command("eval")(eval_cmd.eval_command)
+app.add_typer(weights_cmd.app, name="weights")
 
 
 def main() -> None:
