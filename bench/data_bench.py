@@ -56,8 +56,9 @@ def bench_prepare(work: Path, size: int, copies: int) -> None:
     report = prepare_dir(many, work / "out2", size, 24, 16000, progress=False)
     elapsed = time.perf_counter() - start
     frames = sum(r["n_frames"] for r in report["done"])
+    per_video = [r["n_frames"] / r["seconds"] for r in report["done"]]
     print(f"prepare (local Ray, {os.cpu_count()} cores, {copies} videos, Ray start included): {frames} frames in "
-          f"{elapsed:.2f} s -> {frames / elapsed:.1f} frames/s")
+          f"{elapsed:.2f} s -> {frames / elapsed:.1f} frames/s; per worker {min(per_video):.1f}-{max(per_video):.1f} frames/s")
 
 
 def main() -> None:

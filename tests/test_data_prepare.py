@@ -110,6 +110,7 @@ def test_cli_prepare_real_video_with_rejects_and_rerun(run_cli, real_data: Path,
     assert json.loads(again.stdout)["skipped"] == 2 and json.loads(again.stdout)["done"] == 0
 
 
+@pytest.mark.slow
 def test_cli_prepare_user_mistakes_and_only_rejects(run_cli, tmp_path: Path) -> None:
     missing = run_cli("data", "prepare", tmp_path / "absent", "--out", tmp_path / "out")
     assert missing.returncode == 2 and missing.stderr.strip() == f"error: {tmp_path / 'absent'}: no such folder"
