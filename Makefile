@@ -40,9 +40,15 @@ ffmpeg:  ## Debian's ffmpeg when root, else imageio-ffmpeg's binary linked into 
 	  echo "setup: linked imageio-ffmpeg's binary as $(VENV)/bin/ffmpeg"; \
 	fi
 
-demo: setup  ## the main job on the embedded default
+DEMO := runs/demo
+demo: setup  ## the main job on the embedded default (grows into the full smoke ablation + report)
 	$(VENV)/bin/harness config validate experiments/*.yaml
-	$(VENV)/bin/harness config show experiments/smoke.yaml
+	$(VENV)/bin/harness train experiments/smoke.yaml paths.runs=$(DEMO) --run-dir $(DEMO)/train
+	@for clip in $(DEMO)/data/synthetic/clips/synth-0006 $(DEMO)/data/synthetic/clips/synth-0007; do \
+	  $(VENV)/bin/harness sample "$$(ls $(DEMO)/train/checkpoints/step_*.pt | tail -n 1)" "$$clip" \
+	    --out $(DEMO)/samples/$$(basename $$clip).mp4; done
+	$(VENV)/bin/harness eval --pred $(DEMO)/samples --gt $(DEMO)/data/synthetic --metrics fid,fvd,ssim,psnr,hkc,csim
+	@echo "demo: checkpoints in $(DEMO)/train, videos in $(DEMO)/samples"
 
 test: setup  ## the whole suite (slow tests included); "no tests collected" is not a failure
 	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
