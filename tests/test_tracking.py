@@ -1,0 +1,90 @@
+"""harness.tracking on a real sqlite store and a real `mlflow server` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.config_load import load_dict
+from harness.tracking import Tracker, flatten, trial_key, trial_params, tracking_uri
+from tests.mlflow_server import mlflow_server, migrated_store
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated MLflow sqlite file (migrating takes seconds: once per session)."""
+    return migrated_store(tmp_path_factory.mktemp("mlflow_template"))
+
+
+def _cfg(runs: Path, **extra):
+    return load_dict({"name": "trk", "paths": {"runs": str(runs)}, **extra})
+
+
+def test_flatten_dotted_keys_and_json_values() -> None:
+    flat = flatten({"a": {"b": 1, "c": [1, 2], "d": "x", "e": None, "f": {}}})
+    assert flat == {"a.b": "1", "a.c": "[1, 2]", "a.d": "x", "a.e": "null", "a.f": "{}"}
+
+
+def test_trial_params_leave_out_sweep_variants(tmp_path: Path) -> None:
+    params = trial_params(_cfg(tmp_path, sweep={"variants": {"full": {}, "x": {"train": {"lr": 0.1}}}}))
+    assert params["train.lr"] == "0.0001" and params["loss.phd.pose.enabled"] == "true"
+    assert not any(k.startswith("sweep.variants") for k in params)
+
+
+def test_default_uri_is_sqlite_in_runs(tmp_path: Path) -> None:
+    assert tracking_uri(_cfg(tmp_path)) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+
+
+def test_parent_child_resume_and_failure_on_sqlite(tmp_path: Path, sqlite_template: Path) -> None:
+    shutil.copy(sqlite_template, tmp_path / "mlflow.db")
+    cfg = _cfg(tmp_path)
+    tracker = Tracker(cfg)
+    parent = tracker.parent_run("sweep-1", "trk-sweep")
+    child = tracker.trial_run(parent, trial_key("full", 0), cfg, tags={"variant": "full"})
+    tracker.log_metrics(child, {"loss": 0.5, "lr": 1e-4, "phase": "x"}, step=1)
+    results = [{"key": "ssim", "value": 0.8, "backend": "scikit-image", "exact": True},
+               {"key": "sync_c", "value": None, "backend": "unavailable", "exact": False, "note": "no weights"}]
+    tracker.log_results(child, results, step=2)
+    (tmp_path / "art").mkdir()
+    (tmp_path / "art" / "metrics.json").write_text(json.dumps(results))
+    tracker.log_artifacts(child, tmp_path / "art")
+    # a second tracker (a resumed driver) finds the same parent and child
+    again = Tracker(cfg)
+    assert again.parent_run("sweep-1", "trk-sweep") == parent
+    assert again.trial_run(parent, "full-s0", cfg) == child
+    failed = again.trial_run(parent, "wo_hpa-s0", cfg)
+    again.finish(failed, error="RuntimeError: boom")
+    again.finish(child)
+    again.finish(parent)
+    runs = {r.info.run_name: r for r in again.child_runs(parent)}
+    assert set(runs) == {"full-s0", "wo_hpa-s0"}
+    done = runs["full-s0"]
+    assert done.info.status == "FINISHED" and done.data.metrics == {"loss": 0.5, "lr": 1e-4, "ssim": 0.8}
+    assert done.data.tags["ssim_backend"] == "scikit-image" and done.data.tags["ssim_exact"] == "true"
+    assert done.data.tags["sync_c_missing"] == "no weights" and done.data.tags["variant"] == "full"
+    assert done.data.params["train.seed"] == "0"
+    assert runs["wo_hpa-s0"].info.status == "FAILED" and runs["wo_hpa-s0"].data.tags["error"] == "RuntimeError: boom"
+    artifacts = [a.path for a in again.client.list_artifacts(child)]
+    assert artifacts == ["metrics.json"]
+    assert (tmp_path / "mlartifacts" / "trk").is_dir() and not (Path.cwd() / "mlruns").exists()
+
+
+@pytest.mark.slow
+def test_tracker_on_a_real_mlflow_server(tmp_path: Path, sqlite_template: Path) -> None:
+    with mlflow_server(tmp_path, sqlite_template) as uri:
+        cfg = _cfg(tmp_path / "runs", tracking={"uri": uri})
+        tracker = Tracker(cfg)
+        parent = tracker.parent_run("s", "p")
+        child = tracker.trial_run(parent, "full-s0", cfg)
+        tracker.log_metrics(child, {"loss": 1.0}, step=1)
+        (tmp_path / "a").mkdir()
+        (tmp_path / "a" / "x.txt").write_text("hi")
+        tracker.log_artifacts(child, tmp_path / "a")
+        tracker.finish(child)
+        run = tracker.client.get_run(child)
+        assert run.info.status == "FINISHED" and run.data.metrics["loss"] == 1.0
+        assert [a.path for a in tracker.client.list_artifacts(child)] == ["x.txt"]
+        assert (tmp_path / "server_artifacts").is_dir()
