@@ -9,6 +9,7 @@ import typer
 from harness.commands import config as config_cmd
 from harness.commands import data as data_cmd
 from harness.commands import eval as eval_cmd
+from harness.commands import sweep as sweep_cmd
 from harness.commands import train as train_cmd
 from harness.commands import weights as weights_cmd
 from harness.errors import HarnessError
@@ -28,6 +29,8 @@ app.command("train")(train_cmd.train_command)
 app.command("sample")(train_cmd.sample_command)
 app.command("eval")(eval_cmd.eval_command)
 app.add_typer(weights_cmd.app, name="weights")
+app.command("sweep")(sweep_cmd.sweep_command)
+app.command("ui")(sweep_cmd.ui_command)
 
 
 def main() -> None:

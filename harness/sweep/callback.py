@@ -1,0 +1,125 @@
+"""Driver-side MLflow logging for a sweep (a Tune Callback): the only MLflow writer.
+
+Trial -> run mapping goes through the tracker's ``trial_key`` lookup, not Tune's trial ids,
+so a retried trial, or one continued by ``Tuner.restore`` in a new driver, writes into its
+existing child run. The callback is pickled into Tune's experiment state: it keeps only
+plain data and re-opens the tracker lazily.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+
+from harness.config_load import load_dict
+from harness.tracking import Tracker, git_commit, trial_key
+
+
+class MlflowSweepCallback(Callback):
+    """Parent run per sweep, child run per trial: params, tags, curves, final metrics, artifacts."""
+
+    def __init__(self, base: dict[str, Any], sweep_id: str, sweep_name: str, dataset_hash: str) -> None:
+        self.base, self.sweep_id, self.sweep_name, self.dataset_hash = base, sweep_id, sweep_name, dataset_hash
+        self._tracker: Tracker | None = None
+        self._parent: str | None = None
+        self._runs: dict[str, str] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.update(_tracker=None, _parent=None, _runs={})
+        return state
+
+    # ------------------------------------------------------------------ runs
+
+    def parent(self) -> str:
+        """The sweep's parent run id (created or found on first use)."""
+        if self._parent is None:
+            cfg = load_dict(self.base)
+            self._tracker = Tracker(cfg)
+            tags = {"git_commit": git_commit(), "config_hash": self.base_hash(), "dataset_hash": self.dataset_hash,
+                    "sweep_name": self.sweep_name, "variants": ",".join(cfg.sweep.variants),
+                    "seeds": ",".join(map(str, cfg.sweep.seeds))}
+            params = {"sweep.variants": json.dumps(cfg.sweep.variants, sort_keys=True)[:6000],
+                      "sweep.seeds": json.dumps(cfg.sweep.seeds)}
+            self._parent = self._tracker.parent_run(self.sweep_id, self.sweep_name, tags=tags, params=params)
+        return self._parent
+
+    def base_hash(self) -> str:
+        return self.sweep_name.rsplit("-", 1)[-1]
+
+    @property
+    def tracker(self) -> Tracker:
+        self.parent()
+        assert self._tracker is not None
+        return self._tracker
+
+    def run_for(self, trial: Any) -> str:
+        """The child run of a trial (found by trial_key, else created with params and tags)."""
+        from harness.sweep.trial import trial_config
+
+        variant, seed = trial.config["variant"], int(trial.config["seed"])
+        key = trial_key(variant, seed)
+        if key not in self._runs:
+            cfg = trial_config(self.base, variant, seed)
+            tags = {"variant": variant, "git_commit": git_commit(), "dataset_hash": self.dataset_hash,
+                    "sweep_name": self.sweep_name, "baseline": str(variant == cfg.sweep.baseline).lower()}
+            self._runs[key] = self.tracker.trial_run(self.parent(), key, cfg, tags=tags)
+        return self._runs[key]
+
+    # ------------------------------------------------------------------ Tune hooks
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.run_for(trial)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        run_id = self.run_for(trial)
+        step = int(result.get("step", 0))
+        curves = {k: v for k, v in result.items() if k.startswith("train/")}
+        self.tracker.log_metrics(run_id, curves, step)
+        if "attempt" in result:
+            self.tracker.set_tags(run_id, {"attempts": result["attempt"]})
+        if result.get("trial_done"):
+            self.tracker.log_results(run_id, json.loads(result["results_json"]), step)
+            self.tracker.set_tags(run_id, {"resumed_from_step": result.get("start_step", 0)})
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.tracker.set_tags(self.run_for(trial), {"last_error": _error_text(trial)})
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        run_id = self.run_for(trial)
+        if trial.checkpoint is not None:
+            with tempfile.TemporaryDirectory(prefix="harness-art-") as tmp:
+                folder = Path(trial.checkpoint.to_directory(tmp))
+                self.tracker.log_artifacts(run_id, folder)
+        self.tracker.finish(run_id)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.tracker.finish(self.run_for(trial), error=_error_text(trial))
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        failed = [t for t in trials if t.status == "ERROR"]
+        self.tracker.set_tags(self.parent(), {"trials": len(trials), "failed_trials": len(failed)})
+        self.tracker.finish(self.parent(), error=f"{len(failed)} trial(s) failed" if failed else None)
+
+    def mark_interrupted(self) -> None:
+        """The driver stops early (Ctrl-C, error): RUNNING runs become KILLED (--resume reopens them)."""
+        if self._tracker is None:
+            return
+        for run_id in [*self._runs.values(), self.parent()]:
+            if self._tracker.client.get_run(run_id).info.status == "RUNNING":
+                self._tracker.client.set_terminated(run_id, status="KILLED")
+
+
+def _error_text(trial: Any) -> str:
+    """The trial's error as one short text (Tune keeps it in error.txt / error.pkl)."""
+    path = getattr(trial, "error_file", None)
+    try:
+        text = Path(path).read_text() if path else ""
+    except OSError:
+        text = ""
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return (lines[-1] if lines else "trial failed")[:1000]

@@ -1,0 +1,180 @@
+"""`run_sweep(cfg)`: every variant x seed as one Ray Tune trial, tracked in MLflow by the driver.
+
+Folders (under paths.runs, shared storage on a cluster):
+
+    sweeps/<name>-<config hash>/sweep.json        the sweep id (keys its MLflow parent run)
+    sweeps/<name>-<config hash>/tune/             Tune's experiment state and trial checkpoints
+    sweeps/<name>-<config hash>/trials/<v>-s<s>/  each trial's trainer run folder and outputs
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.config import ExperimentConfig
+from harness.errors import HarnessError
+from harness.tracking import trial_key
+
+WORKER_ENV = ("RAY_AUTH_MODE", "HARNESS_SWEEP_FAIL_ONCE", "HARNESS_WEIGHTS")
+
+
+@dataclass
+class TrialSummary:
+    key: str
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+
+
+@dataclass
+class SweepSummary:
+    name: str
+    folder: Path
+    tracking_uri: str
+    wall_s: float
+    trials: list[TrialSummary]
+
+    @property
+    def failed(self) -> list[TrialSummary]:
+        return [t for t in self.trials if t.status != "TERMINATED"]
+
+
+def sweep_name(cfg: ExperimentConfig) -> str:
+    """<name>-<config hash>: a changed config (or override) is a different sweep."""
+    return f"{cfg.name}-{cfg.config_hash()}"
+
+
+def sweep_folder(cfg: ExperimentConfig) -> Path:
+    return (Path(cfg.paths.runs) / "sweeps" / sweep_name(cfg)).resolve()
+
+
+def absolute_base(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The config as a dict with every relative path made absolute (Tune trials run elsewhere)."""
+    raw = cfg.to_dict()
+    for section, key in (("paths", "runs"), ("paths", "weights"), ("data", "root"), ("model", "pretrained_dir")):
+        value = raw[section].get(key)
+        if value:
+            raw[section][key] = str(Path(value).resolve())
+    return raw
+
+
+def _sweep_id(folder: Path, resume: bool) -> str:
+    """Read (resume) or create the sweep's id; refuse to silently restart an existing sweep."""
+    state = folder / "sweep.json"
+    if state.is_file():
+        if not resume:
+            raise HarnessError(f"{folder}: this sweep already exists; add --resume to continue it "
+                               "(finished trials are kept) or delete the folder to start over")
+        return json.loads(state.read_text())["sweep_id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    sweep_id = uuid.uuid4().hex[:16]
+    state.write_text(json.dumps({"sweep_id": sweep_id, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+    return sweep_id
+
+
+def dataset_hash(root: Path) -> str:
+    """12-hex hash of the dataset's index.json (params + clip list)."""
+    path = Path(root) / "index.json"
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else "unknown"
+
+
+def init_ray(address: str | None, cfg: ExperimentConfig) -> str | None:
+    """Join a cluster, or start a local Ray with its own short temp dir (returned for cleanup)."""
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_num_prestart_python_workers", "0")
+    import ray
+
+    env = {k: os.environ[k] for k in WORKER_ENV if k in os.environ}
+    runtime_env = {"env_vars": env}
+    if address:
+        try:
+            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise HarnessError(f"cannot connect to the Ray cluster at {address}: {exc}") from None
+        return None
+    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths live here
+    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
+             _temp_dir=temp_dir, runtime_env=runtime_env)
+    return temp_dir
+
+
+def _trainable(cfg: ExperimentConfig, base: dict[str, Any], folder: Path):
+    from ray import tune
+
+    from harness.sweep.trial import sweep_trainable
+
+    if cfg.sweep.gpus_per_trial > 1:
+        raise HarnessError("sweep.gpus_per_trial > 1 (data-parallel trials through Ray Train) is not supported yet")
+    fn = tune.with_parameters(sweep_trainable, base=base, sweep_dir=str(folder))
+    return tune.with_resources(fn, {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial})
+
+
+def _tuner(cfg: ExperimentConfig, base: dict[str, Any], folder: Path, callback: Any, resume: bool, verbose: int):
+    """A new Tuner, or the restored one when --resume finds Tune state (errored trials rerun)."""
+    from ray import tune
+
+    from harness.sweep.trial import trial_dirname
+
+    trainable = _trainable(cfg, base, folder)
+    path = folder / "tune"
+    if resume and tune.Tuner.can_restore(str(path)):
+        try:
+            return tune.Tuner.restore(str(path), trainable, resume_errored=True)
+        except IndexError:  # interrupted before any trial started (stack.md): start over
+            shutil.rmtree(path, ignore_errors=True)
+    space = {"variant": tune.grid_search(list(cfg.sweep.variants)), "seed": tune.grid_search(list(cfg.sweep.seeds))}
+    tune_cfg = tune.TuneConfig(max_concurrent_trials=cfg.sweep.max_concurrent or None,
+                               trial_dirname_creator=trial_dirname)
+    run_cfg = tune.RunConfig(name="tune", storage_path=str(folder), callbacks=[callback], verbose=verbose,
+                             failure_config=tune.FailureConfig(max_failures=cfg.sweep.max_failures))
+    return tune.Tuner(trainable, param_space=space, tune_config=tune_cfg, run_config=run_cfg)
+
+
+def run_sweep(cfg: ExperimentConfig, address: str | None = None, resume: bool = False, verbose: int = 1) -> SweepSummary:
+    """Run (or with resume=True continue) the sweep of cfg; returns one summary row per trial.
+
+    verbose: Tune's status output on stdout (0 = none, 1 = status tables).
+    """
+    from harness.data.synth import ensure_dataset
+    from harness.sweep.callback import MlflowSweepCallback
+    from harness.tracking import tracking_uri
+
+    start = time.perf_counter()
+    folder = sweep_folder(cfg)
+    sweep_id = _sweep_id(folder, resume)
+    base = absolute_base(cfg)
+    data_hash = dataset_hash(ensure_dataset(cfg))  # generate once here, not in every trial
+    callback = MlflowSweepCallback(base, sweep_id, sweep_name(cfg), data_hash)
+    callback.parent()  # open the store (and fail on a bad URI) before Ray starts
+    temp_dir = init_ray(address, cfg)
+    try:
+        grid = _tuner(cfg, base, folder, callback, resume, verbose).fit()
+        trials = [_summary(r) for r in grid]
+    except BaseException:
+        callback.mark_interrupted()
+        raise
+    finally:
+        import ray
+
+        ray.shutdown()
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+    return SweepSummary(sweep_name(cfg), folder, tracking_uri(cfg), time.perf_counter() - start, trials)
+
+
+def _summary(result: Any) -> TrialSummary:
+    metrics = result.metrics or {}
+    key = trial_key(result.config["variant"], result.config["seed"])
+    finals = {k.removeprefix("final/"): v for k, v in metrics.items() if k.startswith("final/")}
+    if result.error is not None:
+        return TrialSummary(key, "ERROR", finals, str(result.error).strip().splitlines()[-1][:300])
+    return TrialSummary(key, "TERMINATED" if metrics.get("trial_done") else "INCOMPLETE", finals)

@@ -1,0 +1,98 @@
+"""`harness sweep` on a real local Ray: runs, retries from a checkpoint, MLflow parent/child runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.config_load import load
+from harness.sweep.driver import sweep_folder
+from harness.sweep.trial import trial_config
+from tests.conftest import EXPERIMENTS
+
+TINY = ["train.steps=4", "train.checkpoint_every=2", "train.log_every=1", "data.frames=4", "data.synthetic.clips=3",
+        "data.synthetic.portrait_clips=1", "data.synthetic.seconds=1.0", "eval.sampling_steps=2",
+        "eval.metrics=[ssim,psnr]", "eval.test_clips=1"]
+TWO_VARIANTS = "sweep.variants={full: {}, wo_hpa: {data: {hpa: {enabled: false}}}}"
+
+
+def tiny_args(runs: Path, *extra: str) -> list[str]:
+    return [str(EXPERIMENTS / "smoke.yaml"), f"paths.runs={runs}", *TINY, TWO_VARIANTS, *extra]
+
+
+def mlflow_runs(runs: Path, experiment: str = "smoke") -> list:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{runs}/mlflow.db")
+    exp = client.get_experiment_by_name(experiment)
+    return client.search_runs([exp.experiment_id], max_results=1000)
+
+
+def split_runs(all_runs: list) -> tuple[list, dict[str, list]]:
+    """(parent runs, {trial_key: [child runs]})."""
+    parents = [r for r in all_runs if r.data.tags.get("harness.role") == "sweep"]
+    children: dict[str, list] = {}
+    for r in all_runs:
+        if r.data.tags.get("harness.role") == "trial":
+            children.setdefault(r.data.tags["trial_key"], []).append(r)
+    return parents, children
+
+
+def loss_steps(runs: Path, run_id: str) -> list[int]:
+    from mlflow.tracking import MlflowClient
+
+    history = MlflowClient(f"sqlite:///{runs}/mlflow.db").get_metric_history(run_id, "train/loss")
+    return sorted(m.step for m in history)
+
+
+def test_trial_config_applies_variant_and_seed(tmp_path: Path) -> None:
+    cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path}"])
+    trial = trial_config(cfg.to_dict(), "wo_audio_lips", 3)
+    assert trial.train.seed == 3 and trial.model.apdh.drop_phases == ["audio_lips"]
+    assert trial.data.hpa.enabled and trial.config_hash() != cfg.config_hash()
+
+
+def test_existing_sweep_needs_resume(tmp_path: Path, run_cli) -> None:
+    cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path}", *TINY, TWO_VARIANTS])
+    folder = sweep_folder(cfg)
+    folder.mkdir(parents=True)
+    (folder / "sweep.json").write_text(json.dumps({"sweep_id": "x"}))
+    proc = run_cli("sweep", *tiny_args(tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].endswith("or delete the folder to start over")
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_sweep_runs_trials_and_retries_a_failed_one_from_its_checkpoint(tmp_path: Path, run_cli) -> None:
+    env = {"HARNESS_SWEEP_FAIL_ONCE": "wo_hpa-s0:3"}  # raises once after step 3 (checkpoint at step 2)
+    proc = run_cli("sweep", *tiny_args(tmp_path), "--json", env=env, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert [(t["key"], t["status"]) for t in summary["trials"]] == [("full-s0", "TERMINATED"), ("wo_hpa-s0", "TERMINATED")]
+    parents, children = split_runs(mlflow_runs(tmp_path))
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert {k: len(v) for k, v in children.items()} == {"full-s0": 1, "wo_hpa-s0": 1}
+    for key, (run,) in children.items():
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+        assert {"ssim", "psnr"} <= set(run.data.metrics) and run.data.tags["ssim_backend"]
+        assert run.data.tags["variant"] == key.split("-")[0] and run.data.params["train.steps"] == "4"
+    retried, clean = children["wo_hpa-s0"][0], children["full-s0"][0]
+    assert retried.data.tags["attempts"] == "2" and retried.data.tags["resumed_from_step"] == "2"
+    assert "injected failure" in retried.data.tags["last_error"]
+    assert clean.data.tags["attempts"] == "1" and clean.data.tags["resumed_from_step"] == "0"
+    assert retried.data.tags["hpa"] == "false" and clean.data.tags["hpa"] == "true"
+    assert loss_steps(tmp_path, clean.info.run_id) == [1, 2, 3, 4]
+    assert loss_steps(tmp_path, retried.info.run_id) == [1, 2, 3, 3, 4]  # step 3 again after the retry
+    trial_dir = Path(summary["folder"]) / "trials" / "wo_hpa-s0"
+    assert len((trial_dir / "attempts.log").read_text().splitlines()) == 2
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    names = {a.path for a in client.list_artifacts(clean.info.run_id)}
+    assert {"config.yaml", "metrics.json", "samples", "frames"} <= names
+    assert [a.path for a in client.list_artifacts(clean.info.run_id, "samples")] == ["samples/synth-0002.mp4"]
+    assert len(client.list_artifacts(clean.info.run_id, "frames")) == 4
