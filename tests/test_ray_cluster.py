@@ -1,0 +1,43 @@
+"""ray_cluster.yaml against Ray's own cluster-launcher schema (offline; private API, Ray is pinned)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def cluster() -> dict:
+    return yaml.safe_load((REPO / "ray_cluster.yaml").read_text())
+
+
+def test_cluster_config_passes_rays_schema(cluster: dict) -> None:
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    prepared = prepare_config(copy.deepcopy(cluster))
+    validate_config(prepared)
+    assert prepared["head_node_type"] in prepared["available_node_types"]
+
+
+def test_schema_rejects_a_broken_config(cluster: dict) -> None:
+    import jsonschema
+    from ray.autoscaler._private.util import validate_config
+
+    broken = copy.deepcopy(cluster)
+    broken["available_node_types"]["gpu_worker"]["max_workers"] = "many"
+    with pytest.raises((jsonschema.ValidationError, ValueError)):
+        validate_config(broken)
+
+
+def test_cluster_has_gpu_workers_shared_storage_and_pinned_setup(cluster: dict) -> None:
+    worker = cluster["available_node_types"]["gpu_worker"]
+    assert worker["node_config"]["InstanceType"].startswith(("g5", "p4", "p5", "g6"))
+    setup = "\n".join(cluster["setup_commands"])
+    assert "make setup" in setup and "/mnt/shared" in setup  # requirements.lock via make setup; shared runs
+    head = "\n".join(cluster["head_start_ray_commands"])
+    assert "--dashboard-host=127.0.0.1" in head and "--host 127.0.0.1" in head
+    assert (REPO / "requirements.lock").is_file()
