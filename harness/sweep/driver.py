@@ -33,6 +33,7 @@ class TrialSummary:
     status: str
     metrics: dict[str, float] = field(default_factory=dict)
     error: str = ""
+    time_s: float = 0.0  # the trial's own time (inside its trainable, last attempt)
 
 
 @dataclass
@@ -175,6 +176,7 @@ def _summary(result: Any) -> TrialSummary:
     metrics = result.metrics or {}
     key = trial_key(result.config["variant"], result.config["seed"])
     finals = {k.removeprefix("final/"): v for k, v in metrics.items() if k.startswith("final/")}
+    own = float(metrics.get("time_total_s", 0.0))
     if result.error is not None:
-        return TrialSummary(key, "ERROR", finals, str(result.error).strip().splitlines()[-1][:300])
-    return TrialSummary(key, "TERMINATED" if metrics.get("trial_done") else "INCOMPLETE", finals)
+        return TrialSummary(key, "ERROR", finals, str(result.error).strip().splitlines()[-1][:300], own)
+    return TrialSummary(key, "TERMINATED" if metrics.get("trial_done") else "INCOMPLETE", finals, "", own)
