@@ -41,3 +41,24 @@ def test_cluster_has_gpu_workers_shared_storage_and_pinned_setup(cluster: dict) 
     head = "\n".join(cluster["head_start_ray_commands"])
     assert "--dashboard-host=127.0.0.1" in head and "--host 127.0.0.1" in head
     assert (REPO / "requirements.lock").is_file()
+
+
+def test_kuberay_manifest_shares_storage_and_pins_the_venv() -> None:
+    docs = {d["kind"]: d for d in yaml.safe_load_all((REPO / "kuberay.yaml").read_text())}
+    assert set(docs) == {"PersistentVolumeClaim", "Job", "RayCluster"}
+    cluster = docs["RayCluster"]
+    assert cluster["apiVersion"] == "ray.io/v1"
+    import ray
+
+    assert cluster["spec"]["rayVersion"] == ray.__version__
+    head = cluster["spec"]["headGroupSpec"]
+    assert head["rayStartParams"]["dashboard-host"] == "127.0.0.1"
+    pods = [head["template"]["spec"]] + [g["template"]["spec"] for g in cluster["spec"]["workerGroupSpecs"]]
+    for pod in pods:
+        container = pod["containers"][0]
+        assert {"name": "shared", "mountPath": "/mnt/shared"} in container["volumeMounts"]
+        assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == docs["PersistentVolumeClaim"]["metadata"]["name"]
+        assert container["env"][0]["value"].startswith("/mnt/shared/harness/.venv/bin")
+    gpu = cluster["spec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["resources"]
+    assert gpu["limits"]["nvidia.com/gpu"] == "1"
+    assert "make setup" in docs["Job"]["spec"]["template"]["spec"]["containers"][0]["args"][0]

@@ -106,13 +106,14 @@ class MlflowSweepCallback(Callback):
         self.tracker.finish(self.parent(), error=f"{len(failed)} trial(s) failed" if failed else None)
 
     def mark_interrupted(self) -> None:
-        """The driver stops early (Ctrl-C, error): RUNNING runs become KILLED (--resume reopens them)."""
+        """The driver stops early (Ctrl-C, error): its RUNNING runs become KILLED (--resume reopens them)."""
         if self._tracker is None:
             return
-        for run_id in [*self._runs.values(), self.parent()]:
-            if self._tracker.client.get_run(run_id).info.status == "RUNNING":
-                self._tracker.client.set_terminated(run_id, status="KILLED")
-
+        parent = self.parent()
+        for run in self._tracker.child_runs(parent):
+            if run.info.status == "RUNNING":
+                self._tracker.client.set_terminated(run.info.run_id, status="KILLED")
+        self._tracker.client.set_terminated(parent, status="KILLED")
 
 def _error_text(trial: Any) -> str:
     """The trial's error as one short text (Tune keeps it in error.txt / error.pkl)."""

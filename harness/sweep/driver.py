@@ -113,8 +113,6 @@ def _trainable(cfg: ExperimentConfig, base: dict[str, Any], folder: Path):
 
     from harness.sweep.trial import sweep_trainable
 
-    if cfg.sweep.gpus_per_trial > 1:
-        raise HarnessError("sweep.gpus_per_trial > 1 (data-parallel trials through Ray Train) is not supported yet")
     fn = tune.with_parameters(sweep_trainable, base=base, sweep_dir=str(folder))
     return tune.with_resources(fn, {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial})
 
@@ -149,6 +147,8 @@ def run_sweep(cfg: ExperimentConfig, address: str | None = None, resume: bool = 
     from harness.sweep.callback import MlflowSweepCallback
     from harness.tracking import tracking_uri
 
+    if cfg.sweep.gpus_per_trial > 1:
+        raise HarnessError("sweep.gpus_per_trial > 1 (data-parallel trials through Ray Train) is not supported yet")
     start = time.perf_counter()
     folder = sweep_folder(cfg)
     sweep_id = _sweep_id(folder, resume)
