@@ -39,6 +39,8 @@ def sweep_command(
     else:
         _print(summary)
     if summary.failed:
+        typer.echo(f"{len(summary.failed)} trial(s) did not finish; continue with: harness sweep {experiment} "
+                   f"{' '.join(overrides or [])} --resume".replace("  ", " "), err=True)
         raise typer.Exit(1)
 
 

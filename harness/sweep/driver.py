@@ -160,6 +160,8 @@ def run_sweep(cfg: ExperimentConfig, address: str | None = None, resume: bool = 
     try:
         grid = _tuner(cfg, base, folder, callback, resume, verbose).fit()
         trials = [_summary(r) for r in grid]
+        if any(t.status == "INCOMPLETE" for t in trials):  # Tune stopped early (Ctrl-C): state is saved
+            callback.mark_interrupted()
     except BaseException:
         callback.mark_interrupted()
         raise
