@@ -96,3 +96,17 @@ def test_sweep_runs_trials_and_retries_a_failed_one_from_its_checkpoint(tmp_path
     assert {"config.yaml", "metrics.json", "samples", "frames"} <= names
     assert [a.path for a in client.list_artifacts(clean.info.run_id, "samples")] == ["samples/synth-0002.mp4"]
     assert len(client.list_artifacts(clean.info.run_id, "frames")) == 4
+
+
+@pytest.mark.parametrize("override, message", [
+    ("sweep.variants={\"full\": {}, \"a b\": {}}", "names may use letters"),
+    ("sweep.seeds=[1, 1]", "repeated seeds"),
+    ("sweep.gpus_per_trial=2", "not supported yet"),
+])
+def test_sweep_mistakes_are_one_line(tmp_path: Path, override: str, message: str) -> None:
+    from harness.errors import HarnessError
+    from harness.sweep.driver import check_sweep
+
+    cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path}", override])
+    with pytest.raises(HarnessError, match=message):
+        check_sweep(cfg)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -24,6 +25,7 @@ from harness.config import ExperimentConfig
 from harness.errors import HarnessError
 from harness.tracking import trial_key
 
+VARIANT_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # they become run names, folder names, filter values
 WORKER_ENV = ("RAY_AUTH_MODE", "HARNESS_SWEEP_FAIL_ONCE", "HARNESS_WEIGHTS")
 
 
@@ -66,6 +68,17 @@ def absolute_base(cfg: ExperimentConfig) -> dict[str, Any]:
         if value:
             raw[section][key] = str(Path(value).resolve())
     return raw
+
+
+def check_sweep(cfg: ExperimentConfig) -> None:
+    """User mistakes a sweep finds before starting anything (one line each)."""
+    if cfg.sweep.gpus_per_trial > 1:
+        raise HarnessError("sweep.gpus_per_trial > 1 (data-parallel trials through Ray Train) is not supported yet")
+    bad = [v for v in cfg.sweep.variants if not VARIANT_NAME.fullmatch(v)]
+    if bad:
+        raise HarnessError(f"sweep.variants: names may use letters, digits, '_', '.', '-' only; got {bad}")
+    if len(set(cfg.sweep.seeds)) != len(cfg.sweep.seeds):
+        raise HarnessError(f"sweep.seeds: repeated seeds {cfg.sweep.seeds}")
 
 
 def _sweep_id(folder: Path, resume: bool) -> str:
@@ -147,8 +160,7 @@ def run_sweep(cfg: ExperimentConfig, address: str | None = None, resume: bool = 
     from harness.sweep.callback import MlflowSweepCallback
     from harness.tracking import tracking_uri
 
-    if cfg.sweep.gpus_per_trial > 1:
-        raise HarnessError("sweep.gpus_per_trial > 1 (data-parallel trials through Ray Train) is not supported yet")
+    check_sweep(cfg)
     start = time.perf_counter()
     folder = sweep_folder(cfg)
     sweep_id = _sweep_id(folder, resume)
