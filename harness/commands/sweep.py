@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -39,8 +40,8 @@ def sweep_command(
     else:
         _print(summary)
     if summary.failed:
-        typer.echo(f"{len(summary.failed)} trial(s) did not finish; continue with: harness sweep {experiment} "
-                   f"{' '.join(overrides or [])} --resume".replace("  ", " "), err=True)
+        again = shlex.join(["harness", "sweep", str(experiment), *(overrides or []), "--resume"])
+        typer.echo(f"{len(summary.failed)} trial(s) did not finish; continue with: {again}", err=True)
         raise typer.Exit(1)
 
 
