@@ -93,6 +93,22 @@ def git_commit(repo: Path | None = None) -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
+def check_server(uri: str, timeout: float = 10.0) -> None:
+    """Fail in one line, at once, when an MLflow server does not answer (the client would retry for minutes)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as resp:
+            if resp.status == 200:
+                return
+            reason = f"HTTP {resp.status}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = str(getattr(exc, "reason", exc))
+    raise HarnessError(f"tracking.uri {uri}: no MLflow server answers ({reason}); start one with "
+                       "`mlflow server --host 127.0.0.1 --port PORT` or leave tracking.uri unset for the sqlite store")
+
+
 class Tracker:
     """Thin layer over MlflowClient (explicit run ids, no global active run)."""
 
@@ -100,6 +116,8 @@ class Tracker:
         from mlflow.tracking import MlflowClient
 
         self.uri = tracking_uri(cfg)
+        if self.uri.startswith(("http://", "https://")):
+            check_server(self.uri)
         if self.uri.startswith("sqlite:///"):
             Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.client = MlflowClient(tracking_uri=self.uri)

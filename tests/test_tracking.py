@@ -88,3 +88,15 @@ def test_tracker_on_a_real_mlflow_server(tmp_path: Path, sqlite_template: Path) 
         assert run.info.status == "FINISHED" and run.data.metrics["loss"] == 1.0
         assert [a.path for a in tracker.client.list_artifacts(child)] == ["x.txt"]
         assert (tmp_path / "server_artifacts").is_dir()
+
+
+def test_unreachable_server_is_one_line(tmp_path: Path, run_cli) -> None:
+    from tests.conftest import EXPERIMENTS
+    from tests.mlflow_server import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"
+    proc = run_cli("sweep", EXPERIMENTS / "smoke.yaml", f"paths.runs={tmp_path}", f"tracking.uri={uri}", timeout=60)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: tracking.uri {uri}: no MLflow server answers") and "Traceback" not in proc.stderr
+    assert not (tmp_path / "sweeps").exists()  # nothing written: the same command works once a server runs

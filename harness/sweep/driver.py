@@ -81,17 +81,21 @@ def check_sweep(cfg: ExperimentConfig) -> None:
         raise HarnessError(f"sweep.seeds: repeated seeds {cfg.sweep.seeds}")
 
 
-def _sweep_id(folder: Path, resume: bool) -> str:
-    """Read (resume) or create the sweep's id; refuse to silently restart an existing sweep."""
+def _existing_sweep_id(folder: Path, resume: bool) -> str | None:
+    """The id of the sweep in folder (None if new); refuse to silently restart an existing sweep."""
     state = folder / "sweep.json"
-    if state.is_file():
-        if not resume:
-            raise HarnessError(f"{folder}: this sweep already exists; add --resume to continue it "
-                               "(finished trials are kept) or delete the folder to start over")
-        return json.loads(state.read_text())["sweep_id"]
+    if not state.is_file():
+        return None
+    if not resume:
+        raise HarnessError(f"{folder}: this sweep already exists; add --resume to continue it "
+                           "(finished trials are kept) or delete the folder to start over")
+    return json.loads(state.read_text())["sweep_id"]
+
+
+def _new_sweep_id(folder: Path) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     sweep_id = uuid.uuid4().hex[:16]
-    state.write_text(json.dumps({"sweep_id": sweep_id, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
+    (folder / "sweep.json").write_text(json.dumps({"sweep_id": sweep_id, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
     return sweep_id
 
 
@@ -158,18 +162,21 @@ def run_sweep(cfg: ExperimentConfig, address: str | None = None, resume: bool = 
     """
     from harness.data.synth import ensure_dataset
     from harness.sweep.callback import MlflowSweepCallback
-    from harness.tracking import tracking_uri
+    from harness.tracking import Tracker, tracking_uri
 
     check_sweep(cfg)
-    start = time.perf_counter()
     folder = sweep_folder(cfg)
-    sweep_id = _sweep_id(folder, resume)
-    base = absolute_base(cfg)
+    existing = _existing_sweep_id(folder, resume)
+    Tracker(cfg)  # open the store (one line on a bad URI) before anything is written
+    start = time.perf_counter()
     data_hash = dataset_hash(ensure_dataset(cfg))  # generate once here, not in every trial
+    sweep_id = existing or _new_sweep_id(folder)
+    base = absolute_base(cfg)
     callback = MlflowSweepCallback(base, sweep_id, sweep_name(cfg), data_hash)
-    callback.parent()  # open the store (and fail on a bad URI) before Ray starts
-    temp_dir = init_ray(address, cfg)
+    callback.parent()  # the parent run exists before Ray starts
+    temp_dir: str | None = None
     try:
+        temp_dir = init_ray(address, cfg)
         grid = _tuner(cfg, base, folder, callback, resume, verbose).fit()
         trials = [_summary(r) for r in grid]
         if any(t.status == "INCOMPLETE" for t in trials):  # Tune stopped early (Ctrl-C): state is saved
