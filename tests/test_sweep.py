@@ -110,3 +110,17 @@ def test_sweep_mistakes_are_one_line(tmp_path: Path, override: str, message: str
     cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path}", override])
     with pytest.raises(HarnessError, match=message):
         check_sweep(cfg)
+
+
+@pytest.mark.parametrize("override, message", [("sweep.cpus_per_trial=4096", "CPUs"), ("sweep.gpus_per_trial=1", "GPU")])
+def test_local_sweep_refuses_trials_bigger_than_the_machine(tmp_path: Path, override: str, message: str) -> None:
+    import torch
+
+    from harness.errors import HarnessError
+    from harness.sweep.driver import check_local_resources
+
+    if message == "GPU" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path}", override])
+    with pytest.raises(HarnessError, match=f"this machine has .* {message}"):
+        check_local_resources(cfg)

@@ -81,6 +81,21 @@ def check_sweep(cfg: ExperimentConfig) -> None:
         raise HarnessError(f"sweep.seeds: repeated seeds {cfg.sweep.seeds}")
 
 
+def check_local_resources(cfg: ExperimentConfig) -> None:
+    """A local Ray cannot grow: a trial asking for more than this machine has would wait forever."""
+    cpus = os.cpu_count() or 1
+    if cfg.sweep.cpus_per_trial > cpus:
+        raise HarnessError(f"sweep.cpus_per_trial={cfg.sweep.cpus_per_trial:g} but this machine has {cpus} CPUs; "
+                           "lower it or pass --address of a cluster")
+    if cfg.sweep.gpus_per_trial > 0:
+        import torch
+
+        gpus = torch.cuda.device_count()
+        if cfg.sweep.gpus_per_trial > gpus:
+            raise HarnessError(f"sweep.gpus_per_trial={cfg.sweep.gpus_per_trial:g} but this machine has {gpus} GPU(s); "
+                               "set sweep.gpus_per_trial=0 or pass --address of a GPU cluster")
+
+
 def _existing_sweep_id(folder: Path, resume: bool) -> str | None:
     """The id of the sweep in folder (None if new); refuse to silently restart an existing sweep."""
     state = folder / "sweep.json"
@@ -165,6 +180,8 @@ def run_sweep(cfg: ExperimentConfig, address: str | None = None, resume: bool = 
     from harness.tracking import Tracker, tracking_uri
 
     check_sweep(cfg)
+    if not address:
+        check_local_resources(cfg)
     folder = sweep_folder(cfg)
     existing = _existing_sweep_id(folder, resume)
     Tracker(cfg)  # open the store (one line on a bad URI) before anything is written
