@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +34,8 @@ def _wait_for(predicate, timeout: float, proc: subprocess.Popen, what: str) -> N
 @pytest.mark.slow
 def test_sigkilled_sweep_resumes_with_one_run_per_trial(tmp_path: Path, run_cli) -> None:
     args = tiny_args(tmp_path, "sweep.max_concurrent=1")
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "TUNE_GLOBAL_CHECKPOINT_S": "1"}
+    ray_tmp = Path(tempfile.mkdtemp(prefix="rk-", dir="/tmp"))  # a killed driver cannot remove its Ray temp dir
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "TUNE_GLOBAL_CHECKPOINT_S": "1", "RAY_TMPDIR": str(ray_tmp)}
     log = open(tmp_path / "driver.log", "w")
     driver = subprocess.Popen([sys.executable, "-m", "harness.cli", "sweep", *args], cwd=REPO, env=env,
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -54,6 +57,7 @@ def test_sigkilled_sweep_resumes_with_one_run_per_trial(tmp_path: Path, run_cli)
         except ProcessLookupError:
             pass
         log.close()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
     trials = next((tmp_path / "sweeps").glob("*/trials"))
     finished = next(p.parent.name for p in trials.glob("*/metrics.json"))
     ckpt_before = {p.name: p.stat().st_mtime_ns for p in (trials / finished / "checkpoints").iterdir()}

@@ -134,7 +134,8 @@ def init_ray(address: str | None, cfg: ExperimentConfig) -> str | None:
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise HarnessError(f"cannot connect to the Ray cluster at {address}: {exc}") from None
         return None
-    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: Ray's socket paths live here
+    parent = os.environ.get("RAY_TMPDIR", "/tmp")  # keep it short: Ray's socket paths live here
+    temp_dir = tempfile.mkdtemp(prefix="ray-", dir=parent)
     ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
              _temp_dir=temp_dir, runtime_env=runtime_env)
     return temp_dir
