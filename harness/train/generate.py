@@ -56,7 +56,7 @@ def generate_for_clip(
     size = cfg.data.size
     if frames.shape[1:3] != (size, size):
         raise HarnessError(f"{clip}: frames are {frames.shape[2]}x{frames.shape[1]}, the model was trained at {size}x{size}")
-    audio = torch.from_numpy(np.asarray(clip_audio_features(clip, cfg.model.audio_encoder)))  # (F, L, D)
+    audio = torch.from_numpy(np.array(clip_audio_features(clip, cfg.model.audio_encoder)))  # (F, L, D), writable copy
     pose = torch.from_numpy(draw_pose_maps(data["keypoints"], INFERENCE_POSE_PARTS, size))  # (F, 3, H, W)
     reference = torch.from_numpy(frames[0].transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0)
     generator = torch.Generator().manual_seed(seed)
