@@ -16,7 +16,7 @@ import numpy as np
 from skimage.transform import SimilarityTransform
 
 from metrics import weights as W
-from metrics.dwpose import nms
+from metrics.dwpose import nms, onnx_session
 
 ARCFACE_DST = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
                         [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float32)
@@ -63,14 +63,10 @@ class ArcFaceEmbedder:
     exact = True
 
     def __init__(self, weight_files: dict | None = None, weights_dir=None) -> None:
-        import onnxruntime as ort
-
         wf = weight_files or {}
         rec = W.resolve("arcface", wf.get("arcface"), weights_dir)
         det = W.resolve("arcface_det", wf.get("arcface_det"), weights_dir)
-        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
-        self.det = ort.InferenceSession(str(det.path), providers=providers)
-        self.rec = ort.InferenceSession(str(rec.path), providers=providers)
+        self.det, self.rec = onnx_session(det.path), onnx_session(rec.path)
         self.sha256 = rec.sha256
 
     def detect(self, image: np.ndarray) -> np.ndarray | None:

@@ -20,6 +20,15 @@ import numpy as np
 from metrics import weights as W
 from metrics.hands import HandKeypoints
 
+
+def onnx_session(path):
+    """An onnxruntime session on the GPU when onnxruntime offers CUDA, else on the CPU."""
+    import onnxruntime as ort
+
+    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
+    return ort.InferenceSession(str(path), providers=providers)
+
+
 DET_SIZE, POSE_W, POSE_H, SPLIT = 640, 288, 384, 2.0
 MEAN, STD = np.array([123.675, 116.28, 103.53]), np.array([58.395, 57.12, 57.375])
 
@@ -90,14 +99,10 @@ class DwposeHands:
     exact = True
 
     def __init__(self, weight_files: dict | None = None, weights_dir=None, present_threshold: float = 0.3) -> None:
-        import onnxruntime as ort
-
         wf = weight_files or {}
         pose = W.resolve("dwpose", wf.get("dwpose"), weights_dir)
         det = W.resolve("dwpose_det", wf.get("dwpose_det"), weights_dir)
-        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
-        self.det = ort.InferenceSession(str(det.path), providers=providers)
-        self.pose = ort.InferenceSession(str(pose.path), providers=providers)
+        self.det, self.pose = onnx_session(det.path), onnx_session(pose.path)
         self.sha256 = pose.sha256
         self.threshold = present_threshold
         self.parameters = {"detector_sha256": det.sha256, "present_threshold": present_threshold,
