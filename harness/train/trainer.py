@@ -79,8 +79,7 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
             on_step(step + 1, logs)
         if (step + 1) % cfg.train.checkpoint_every == 0 or step + 1 == cfg.train.steps:
             ckpt = _save(run_dir / "checkpoints", step + 1, model, optimizer, cfg)
-    if ckpt is None:  # nothing left to train and no checkpoint yet (steps already done elsewhere)
-        ckpt = _save(run_dir / "checkpoints", start, model, optimizer, cfg)
+    assert ckpt is not None  # the last step always saves; a finished run resumed from its checkpoint
     final = history[-1] if history else {}
     return TrainResult(run_dir=run_dir, checkpoint=ckpt, steps=cfg.train.steps, final=final, history=history)
 
