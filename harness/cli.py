@@ -9,6 +9,7 @@ import typer
 from harness.commands import config as config_cmd
 from harness.commands import data as data_cmd
 from harness.commands import eval as eval_cmd
+from harness.commands import report as report_cmd
 from harness.commands import sweep as sweep_cmd
 from harness.commands import train as train_cmd
 from harness.commands import weights as weights_cmd
@@ -31,6 +32,7 @@ app.command("eval")(eval_cmd.eval_command)
 app.add_typer(weights_cmd.app, name="weights")
 app.command("sweep")(sweep_cmd.sweep_command)
 app.command("ui")(sweep_cmd.ui_command)
+app.command("report")(report_cmd.report_command)
 
 
 def main() -> None:

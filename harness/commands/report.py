@@ -1,0 +1,53 @@
+"""`harness report EXP`: the ablation tables, plots and HTML page of a sweep, read from MLflow only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from harness.commands.config import OVERRIDES_HELP
+from harness.config_load import load
+
+
+def report_command(
+    experiment: Path = typer.Argument(..., help="Experiment YAML (its tracking.uri / paths.runs and experiment name)."),
+    overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
+    out: Path = typer.Option(None, "--out", help="Output folder (default: reports/<experiment name>/)."),
+    formats: str = typer.Option("md,tex,html,csv", "--format", help="Comma-separated: md,tex,html,csv."),
+    baseline: str = typer.Option(None, "--baseline", help="Variant to compare against (default: the sweep's baseline)."),
+    sweep: str = typer.Option(None, "--sweep", help="Sweep name, sweep id or parent run id (default: the newest)."),
+    paper_csv: Path = typer.Option(None, "--paper-csv", help="The paper's numbers as reference rows, e.g. "
+                                   "../shared/reference/paper_numbers.csv"),
+    as_json: bool = typer.Option(False, "--json", help="Print the written files as JSON."),
+) -> None:
+    """Write a sweep's ablation report from MLflow: tables (md, tex, csv), PNG plots, one HTML page.
+
+    One row per variant, one column per metric (direction, mean ± std over seeds, change against
+    the baseline, best in bold, non-exact backends flagged), failed trials shown; per ablation a
+    paired t-test over seeds with the 95% CI of the mean difference; bars per metric, loss curves,
+    the APDH schedule; a provenance stamp (commit, MLflow URI, run ids, query, date, dataset hash).
+
+    Example: harness report experiments/smoke.yaml --paper-csv ../shared/reference/paper_numbers.csv
+    """
+    from harness.tracking import experiment_name
+    from reports.build import build_report, parse_formats
+
+    wanted = parse_formats(formats)
+    cfg = load(experiment, overrides or [])
+    folder = out if out is not None else Path("reports") / experiment_name(cfg)
+    result = build_report(cfg, folder, wanted, baseline=baseline, sweep_selector=sweep, paper_csv=paper_csv)
+    if as_json:
+        typer.echo(json.dumps({"sweep": result.sweep, "out": str(result.out.resolve()), "variants": result.variants,
+                               "trials_without_results": result.failed_trials,
+                               "index": str(result.index.resolve()) if result.index else None,
+                               "files": [str(p.resolve()) for p in result.files]}, indent=2))
+        return
+    names = ", ".join(p.name for p in result.files if p.suffix != ".png")
+    pngs = sum(p.suffix == ".png" for p in result.files)
+    typer.echo(f"sweep {result.sweep}: {len(result.variants)} variants, "
+               f"{result.failed_trials} trial(s) without results")
+    typer.echo(f"wrote {result.out}/: {names} and {pngs} PNG plot(s)")
+    if result.index is not None:
+        typer.echo(f"report: {result.index}")

@@ -1,0 +1,229 @@
+"""MLflow -> pandas: a sweep's trials (variant, seed, status, metrics, backends, error) and curves.
+
+Reads only; never creates an experiment or a run. The layout it reads is the one
+harness/tracking.py writes: a parent run per sweep (tags ``harness.role=sweep``,
+``harness.sweep_id``, ``sweep_name``, ``variants``, ``seeds``), a child run per trial
+(``harness.role=trial``, ``trial_key``, ``variant``, ``seed``, ``baseline``), final metrics
+with ``<key>_backend`` / ``<key>_exact`` / ``<key>_missing`` tags, curves ``train/...``, and an
+``error`` tag on FAILED runs. Trials of the sweep's grid that have no run are rows with status
+``NOT RUN``, so a report shows them instead of dropping them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.config import ExperimentConfig
+from harness.errors import HarnessError
+from harness.tracking import PARENT_TAG, SWEEP_TAG, TRIAL_TAG, check_server, experiment_name, tracking_uri
+
+SWEEP_FILTER = "tags.`harness.role` = 'sweep'"
+STUDY_FILTER = "tags.`harness.role` = 'study'"
+NOT_RUN = "NOT RUN"
+BASE_COLUMNS = ["run_id", "trial_key", "variant", "seed", "status", "error", "baseline", "start_time",
+                "git_commit", "config_hash", "dataset_hash"]
+
+
+@dataclass
+class Store:
+    """An opened MLflow store and the experiment a report reads."""
+
+    client: Any  # mlflow.tracking.MlflowClient
+    uri: str
+    experiment: str
+    experiment_id: str
+
+
+@dataclass
+class Sweep:
+    """One sweep's parent run and its trials."""
+
+    run_id: str
+    name: str
+    sweep_id: str
+    status: str
+    start_time: int
+    tags: dict[str, str]
+    filter_string: str  # the query that found the trials
+    trials: pd.DataFrame  # one row per grid cell (variant x seed): BASE_COLUMNS + metric columns
+    params: dict[str, dict[str, str]] = field(default_factory=dict)  # run_id -> the trial's resolved config
+
+    @property
+    def metric_keys(self) -> list[str]:
+        return metric_keys(self.trials)
+
+    @property
+    def variants(self) -> list[str]:
+        return list(dict.fromkeys(self.trials["variant"]))
+
+
+def open_store(cfg: ExperimentConfig) -> Store:
+    """The configured store and experiment, or one line saying why there is nothing to read."""
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri(cfg)
+    name = experiment_name(cfg)
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        if not db.is_file():
+            raise HarnessError(f"{db}: no MLflow store yet; run `harness sweep` on this experiment first")
+    elif uri.startswith(("http://", "https://")):
+        check_server(uri)
+    client = MlflowClient(tracking_uri=uri)
+    try:
+        exp = client.get_experiment_by_name(name)
+    except Exception as exc:  # noqa: BLE001  unreadable store or bad URI: one clear line
+        raise HarnessError(f"MLflow at {uri}: cannot read experiment {name!r} ({exc.__class__.__name__}: {exc})") from None
+    if exp is None:
+        raise HarnessError(f"MLflow at {uri}: no experiment {name!r}; run `harness sweep` on it first")
+    return Store(client, uri, name, exp.experiment_id)
+
+
+def search_all(store: Store, filter_string: str, order_by: list[str] | None = None) -> list:
+    """Every run matching filter_string in the store's experiment (all pages)."""
+    runs: list = []
+    token = None
+    while True:
+        page = store.client.search_runs([store.experiment_id], filter_string=filter_string, max_results=1000,
+                                        order_by=order_by, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def find_sweep(store: Store, selector: str | None = None) -> Any:
+    """The newest sweep parent run, or the one whose run id, sweep id, sweep name or run name is selector."""
+    parents = search_all(store, SWEEP_FILTER, order_by=["attributes.start_time DESC"])
+    if not parents:
+        raise HarnessError(f"experiment {store.experiment!r} at {store.uri} has no sweep runs; run `harness sweep` first")
+    if selector is None:
+        return parents[0]
+    for run in parents:
+        names = {run.info.run_id, run.info.run_name, run.data.tags.get(SWEEP_TAG), run.data.tags.get("sweep_name")}
+        if selector in names:
+            return run
+    known = ", ".join(dict.fromkeys(r.data.tags.get("sweep_name") or r.info.run_name for r in parents[:10]))
+    raise HarnessError(f"--sweep {selector}: no such sweep in experiment {store.experiment!r} (newest: {known})")
+
+
+def load_sweep(store: Store, selector: str | None = None) -> Sweep:
+    """The sweep's parent run and a DataFrame of its trials (one row per variant x seed)."""
+    parent = find_sweep(store, selector)
+    pid = parent.info.run_id
+    query = f"tags.`{PARENT_TAG}` = '{pid}'"
+    children = [r for r in search_all(store, query, order_by=["attributes.start_time ASC"])
+                if r.data.tags.get("harness.role", "trial") == "trial" and TRIAL_TAG in r.data.tags]
+    rows: dict[str, dict[str, Any]] = {}
+    params: dict[str, dict[str, str]] = {}
+    for run in children:  # ascending start time: a duplicate trial_key keeps the newest run
+        row = trial_row(run)
+        rows[row["trial_key"]] = row
+        params[run.info.run_id] = dict(run.data.params)
+    tags = dict(parent.data.tags)
+    frame = _with_grid(list(rows.values()), _split(tags.get("variants")), [int(s) for s in _split(tags.get("seeds"))])
+    name = tags.get("sweep_name") or parent.info.run_name or pid
+    return Sweep(pid, name, tags.get(SWEEP_TAG, ""), parent.info.status, int(parent.info.start_time or 0), tags,
+                 query, frame, params)
+
+
+def trial_row(run: Any) -> dict[str, Any]:
+    """One child run as a flat dict: identity, status, error, and per metric value/backend/exact/missing."""
+    tags, values = run.data.tags, run.data.metrics
+    key = tags[TRIAL_TAG]
+    variant, _, seed_text = key.rpartition("-s")
+    row: dict[str, Any] = {
+        "run_id": run.info.run_id, "trial_key": key, "variant": tags.get("variant", variant),
+        "seed": int(tags.get("seed", seed_text)), "status": run.info.status,
+        "error": tags.get("error", ""), "baseline": tags.get("baseline") == "true",
+        "start_time": int(run.info.start_time or 0), "git_commit": tags.get("git_commit", ""),
+        "config_hash": tags.get("config_hash", ""), "dataset_hash": tags.get("dataset_hash", ""),
+    }
+    for metric in sorted(t.removesuffix("_backend") for t in tags if t.endswith("_backend")):
+        value = values.get(metric)
+        row[metric] = float(value) if value is not None and math.isfinite(value) else math.nan
+        row[f"{metric}_backend"] = tags[f"{metric}_backend"]
+        row[f"{metric}_exact"] = tags.get(f"{metric}_exact") == "true"
+        row[f"{metric}_missing"] = tags.get(f"{metric}_missing", "")
+    return row
+
+
+def metric_keys(trials: pd.DataFrame) -> list[str]:
+    """The final-metric keys present in a trials frame (those with a backend column), in table order."""
+    from reports.labels import metric_order
+
+    return metric_order({c.removesuffix("_backend") for c in trials.columns if c.endswith("_backend")})
+
+
+def _split(text: str | None) -> list[str]:
+    return [t for t in (text or "").split(",") if t]
+
+
+def _with_grid(rows: list[dict[str, Any]], variants: list[str], seeds: list[int]) -> pd.DataFrame:
+    """Rows for every variant x seed of the grid (NOT RUN where no run exists), grid order first."""
+    from harness.tracking import trial_key
+
+    have = {r["trial_key"] for r in rows}
+    for variant in variants:
+        for seed in seeds:
+            if trial_key(variant, seed) not in have:
+                rows.append({"run_id": "", "trial_key": trial_key(variant, seed), "variant": variant, "seed": seed,
+                             "status": NOT_RUN, "error": "", "baseline": False, "start_time": 0})
+    order = {v: i for i, v in enumerate(variants)}
+    rows.sort(key=lambda r: (order.get(r["variant"], len(order)), r["variant"] if r["variant"] not in order else "",
+                             r["seed"]))
+    frame = pd.DataFrame(rows)
+    for col in BASE_COLUMNS:
+        if col not in frame.columns:
+            frame[col] = ""
+    for metric in metric_keys(frame):
+        frame[metric] = frame[metric].astype(float) if metric in frame else math.nan
+        for suffix, empty in (("_backend", ""), ("_missing", "")):
+            frame[f"{metric}{suffix}"] = frame[f"{metric}{suffix}"].fillna(empty)
+        frame[f"{metric}_exact"] = frame[f"{metric}_exact"].astype("boolean")
+    for col in ("error", "git_commit", "config_hash", "dataset_hash"):
+        frame[col] = frame[col].fillna("")
+    frame["baseline"] = frame["baseline"].fillna(False).astype(bool)
+    return frame.reset_index(drop=True)
+
+
+def metric_history(store: Store, trials: pd.DataFrame, key: str = "train/loss") -> pd.DataFrame:
+    """A curve of every run: columns variant, seed, trial_key, step, value (a re-logged step keeps its last value)."""
+    parts = []
+    for row in trials[trials["run_id"] != ""].itertuples():
+        history = store.client.get_metric_history(row.run_id, key)
+        if not history:
+            continue
+        points = pd.DataFrame([(m.step, m.timestamp, m.value) for m in history], columns=["step", "timestamp", "value"])
+        points = points.sort_values(["timestamp"], kind="stable").drop_duplicates("step", keep="last")
+        parts.append(points.assign(variant=row.variant, seed=row.seed, trial_key=row.trial_key))
+    if not parts:
+        return pd.DataFrame(columns=["variant", "seed", "trial_key", "step", "value"])
+    out = pd.concat(parts, ignore_index=True).sort_values(["trial_key", "step"], kind="stable")
+    return out[["variant", "seed", "trial_key", "step", "value"]].reset_index(drop=True)
+
+
+def load_study(store: Store, metrics: list[str]) -> tuple[Any, pd.DataFrame] | None:
+    """The newest tuning study (a parent run tagged harness.role=study) and its trials, or None.
+
+    Trials are the study's child runs: columns ``number`` (tag ``trial_number`` where present,
+    else start order), ``state`` (the run status), and one column per objective metric.
+    """
+    studies = search_all(store, STUDY_FILTER, order_by=["attributes.start_time DESC"])
+    if not studies:
+        return None
+    study = studies[0]
+    children = search_all(store, f"tags.`{PARENT_TAG}` = '{study.info.run_id}'", order_by=["attributes.start_time ASC"])
+    rows = []
+    for index, run in enumerate(children):
+        number = run.data.tags.get("trial_number", run.data.tags.get("optuna_trial_number", index))
+        row = {"number": int(number), "state": run.info.status, "run_id": run.info.run_id}
+        row.update({m: float(run.data.metrics.get(m, math.nan)) for m in metrics})
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=["number", "state", "run_id", *metrics])
+    return study, frame.sort_values("number", kind="stable").reset_index(drop=True)
