@@ -128,10 +128,10 @@ def make_plots(store: Store, sweep: Sweep, cfg: ExperimentConfig, data: Ablation
     scheds = schedules(sweep.variants, first_params, cfg)
     if scheds:
         figures.append(("APDH schedule", plots.apdh_schedule(scheds, data.baseline, out / "apdh_schedule.png")))
-    objectives = [(o.metric, "lower" if o.direction == "minimize" else "higher") for o in cfg.tune.objectives]
-    study = load_study(store, [m for m, _ in objectives])
+    fallback = [(o.metric, "lower" if o.direction == "minimize" else "higher") for o in cfg.tune.objectives]
+    study = load_study(store, fallback)
     if study is not None and len(study[1]):
-        frame = study[1]
+        _, frame, objectives = study
         metric, direction = objectives[0]
         figures.append(("Tuning study: optimisation history",
                         plots.study_history(frame, metric, direction, out / "study_history.png")))

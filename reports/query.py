@@ -208,22 +208,36 @@ def metric_history(store: Store, trials: pd.DataFrame, key: str = "train/loss") 
     return out[["variant", "seed", "trial_key", "step", "value"]].reset_index(drop=True)
 
 
-def load_study(store: Store, metrics: list[str]) -> tuple[Any, pd.DataFrame] | None:
-    """The newest tuning study (a parent run tagged harness.role=study) and its trials, or None.
+def study_objectives(study: Any, fallback: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """[(metric, "lower"|"higher")] from the study run's ``objectives`` tag ("fid:minimize,sync_c:maximize"), else fallback."""
+    found = []
+    for item in _split(study.data.tags.get("objectives")):
+        metric, _, direction = item.partition(":")
+        if direction in ("minimize", "maximize"):
+            found.append((metric, "lower" if direction == "minimize" else "higher"))
+    return found or fallback
+
+
+def load_study(store: Store, fallback: list[tuple[str, str]]) -> tuple[Any, pd.DataFrame, list[tuple[str, str]]] | None:
+    """The newest tuning study (a parent run tagged harness.role=study), its trials and objectives, or None.
 
     Trials are the study's child runs: columns ``number`` (tag ``trial_number`` where present,
-    else start order), ``state`` (the run status), and one column per objective metric.
+    else start order), ``state`` (tag ``outcome``, else the run status), ``run_id``, and one
+    column per objective metric (NaN where the trial has no final value, e.g. stopped early).
     """
     studies = search_all(store, STUDY_FILTER, order_by=["attributes.start_time DESC"])
     if not studies:
         return None
     study = studies[0]
+    objectives = study_objectives(study, fallback)
+    metrics = [m for m, _ in objectives]
     children = search_all(store, f"tags.`{PARENT_TAG}` = '{study.info.run_id}'", order_by=["attributes.start_time ASC"])
     rows = []
     for index, run in enumerate(children):
-        number = run.data.tags.get("trial_number", run.data.tags.get("optuna_trial_number", index))
-        row = {"number": int(number), "state": run.info.status, "run_id": run.info.run_id}
+        tags = run.data.tags
+        row = {"number": int(tags.get("trial_number", index)), "state": tags.get("outcome", run.info.status),
+               "run_id": run.info.run_id}
         row.update({m: float(run.data.metrics.get(m, math.nan)) for m in metrics})
         rows.append(row)
     frame = pd.DataFrame(rows, columns=["number", "state", "run_id", *metrics])
-    return study, frame.sort_values("number", kind="stable").reset_index(drop=True)
+    return study, frame.sort_values("number", kind="stable").reset_index(drop=True), objectives

@@ -1,0 +1,122 @@
+"""Test helper: an MLflow sqlite store with a known sweep, written through harness.tracking.Tracker
+(the same calls the sweep callback makes), for the report tests.
+
+The sweep ``smoke-golden`` (variants full, wo_apdh, wo_l_pose, wo_hpa; seeds 0, 1):
+
+* full        both seeds finished                       (baseline)
+* wo_apdh     both seeds finished; HKC missing on seed 1 (no hand found)
+* wo_l_pose   seed 0 finished, seed 1 FAILED with an error tag
+* wo_hpa      in the sweep's grid but never ran (no runs): NOT RUN
+
+Backends: FID offline (not exact), SSIM scikit-image/reference (exact), HKC mediapipe stand-in.
+Best per column: FID -> full, SSIM -> wo_l_pose, HKC -> wo_apdh (three different rows).
+An older sweep ``smoke-old`` (one trial) exists too, so "newest" and ``--sweep`` can be told apart.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from harness.config_load import load
+from tests.conftest import EXPERIMENTS
+
+VARIANTS = "sweep.variants={full: {}, wo_apdh: {model: {apdh: {enabled: false}}}, " \
+           "wo_l_pose: {loss: {phd: {pose: {enabled: false}}}}, wo_hpa: {data: {hpa: {enabled: false}}}}"
+OVERRIDES = [VARIANTS, "sweep.seeds=[0, 1]", "train.steps=4"]
+FID = ("fid-helper-mapped-inception/offline", False)
+SSIM = ("scikit-image/reference", True)
+HKC = ("mediapipe-hands/offline-stand-in", False)
+NO_HAND = "no hand present in two frames of any clip"
+ERROR = "RuntimeError: injected failure after step 3"
+
+# (variant, seed) -> {metric: value or None}; absent key = the trial failed
+VALUES: dict[tuple[str, int], dict[str, float | None]] = {
+    ("full", 0): {"fid": 10.0, "ssim": 0.700, "hkc": 0.80},
+    ("full", 1): {"fid": 10.4, "ssim": 0.720, "hkc": 0.82},
+    ("wo_apdh", 0): {"fid": 12.1, "ssim": 0.690, "hkc": 0.90},
+    ("wo_apdh", 1): {"fid": 12.3, "ssim": 0.650, "hkc": None},
+    ("wo_l_pose", 0): {"fid": 11.0, "ssim": 0.730, "hkc": 0.85},
+}
+RAN = [("full", 0), ("full", 1), ("wo_apdh", 0), ("wo_apdh", 1), ("wo_l_pose", 0), ("wo_l_pose", 1)]
+
+
+def result(key: str, value: float | None, backend: tuple[str, bool], note: str = "") -> dict:
+    return {"key": key, "value": value, "n": 1, "unit": "clips", "backend": backend[0], "weights_sha256": None,
+            "exact": backend[1], "parameters": {}, "note": note}
+
+
+def loss(variant: str, seed: int, step: int) -> float:
+    offset = {"full": 0.0, "wo_apdh": 0.2, "wo_l_pose": 0.1}[variant]
+    return round(1.0 / step + offset + 0.01 * seed, 6)
+
+
+def build_store(runs: Path, template: Path) -> Path:
+    """Write the golden sweep into runs/mlflow.db (a copy of the migrated template); returns runs."""
+    from harness.sweep.trial import trial_config
+    from harness.tracking import Tracker, trial_key
+
+    runs.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template, runs / "mlflow.db")
+    cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={runs}", *OVERRIDES])
+    tracker = Tracker(cfg)
+    old = tracker.parent_run("old0000000000000", "smoke-old", tags={"sweep_name": "smoke-old", "variants": "full",
+                                                                      "seeds": "0"})
+    tracker.trial_run(old, "full-s0", trial_config(cfg.to_dict(), "full", 0), tags={"variant": "full"})
+    tracker.finish(old)
+    time.sleep(0.05)  # the golden sweep starts strictly later
+    tags = {"git_commit": "0123abc", "config_hash": "cfg0golden", "dataset_hash": "data0golden",
+            "sweep_name": "smoke-golden", "variants": "full,wo_apdh,wo_l_pose,wo_hpa", "seeds": "0,1"}
+    parent = tracker.parent_run("golden0000000001", "smoke-golden", tags=tags)
+    for variant, seed in RAN:
+        trial = trial_config(cfg.to_dict(), variant, seed)
+        run = tracker.trial_run(parent, trial_key(variant, seed), trial, tags={
+            "variant": variant, "git_commit": "0123abc", "dataset_hash": "data0golden", "sweep_name": "smoke-golden",
+            "baseline": str(variant == "full").lower()})
+        for step in range(1, 5):
+            tracker.log_metrics(run, {"train/loss": loss(variant, seed, step)}, step)
+        if (variant, seed) not in VALUES:
+            tracker.finish(run, error=ERROR)
+            continue
+        if (variant, seed) == ("full", 1):  # a retried step: the report keeps the last value logged
+            tracker.log_metrics(run, {"train/loss": loss(variant, seed, 3)}, 3)
+        values = VALUES[(variant, seed)]
+        tracker.log_results(run, [result("fid", values["fid"], FID), result("ssim", values["ssim"], SSIM),
+                                  result("hkc", values["hkc"], HKC, "" if values["hkc"] is not None else NO_HAND)], 4)
+        tracker.finish(run)
+    tracker.set_tags(parent, {"trials": 6, "failed_trials": 1})
+    tracker.finish(parent, error="1 trial(s) failed")
+    return runs
+
+
+def paper_csv(folder: Path) -> Path:
+    """A small paper-numbers CSV in the shared file's format (main row + two ablation rows)."""
+    path = folder / "paper_numbers.csv"
+    path.write_text(
+        "table,method,FID,FVD,SSIM,E-FID,Sync-C,Sync-D,HKC,HKV,CSIM,source_note\n"
+        "main,AnimateAnyone,58.98,1016,0.729,,0.987,,0.809,,0.387,secondary summary of the paper's main table\n"
+        "main,EchoMimicV2,49.33,598,0.738,2.218,7.219,7.021,0.923,25.28,0.558,secondary summary of the paper's main table\n"
+        "ablation,w/o APDH,51.53,,,,,,,,0.508,secondary summary; pose conditions removed directly\n"
+        "ablation,w/o L_pose,,,,,,,0.874,,,secondary summary\n"
+        "ablation,w/o L_low,,,0.675,,,,,,,secondary summary\n")
+    return path
+
+
+def golden_runs(tmp_path_factory) -> Path:
+    """The golden store, built once per test session (report tests only read it)."""
+    from tests.mlflow_server import migrated_store
+
+    base = tmp_path_factory.getbasetemp() / "report_golden"
+    runs = base / "runs"
+    if not (runs / "done").is_file():
+        (base / "template").mkdir(parents=True, exist_ok=True)
+        build_store(runs, migrated_store(base / "template"))
+        paper_csv(base)
+        (runs / "done").write_text("ok\n")
+    return runs
+
+
+def golden_config(runs: Path):
+    """The experiment config a report of the golden store loads (smoke.yaml, paths.runs=runs)."""
+    return load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={runs}"])
