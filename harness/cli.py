@@ -12,6 +12,7 @@ from harness.commands import eval as eval_cmd
 from harness.commands import report as report_cmd
 from harness.commands import sweep as sweep_cmd
 from harness.commands import train as train_cmd
+from harness.commands import tune as tune_cmd
 from harness.commands import weights as weights_cmd
 from harness.errors import HarnessError
 
@@ -32,6 +33,7 @@ app.command("eval")(eval_cmd.eval_command)
 app.add_typer(weights_cmd.app, name="weights")
 app.command("sweep")(sweep_cmd.sweep_command)
 app.command("ui")(sweep_cmd.ui_command)
+app.command("tune")(tune_cmd.tune_command)
 app.command("report")(report_cmd.report_command)
 
 

@@ -269,7 +269,9 @@ class SearchParam(Section):
 
 
 class Objective(Section):
-    metric: str
+    """One objective of the study: a metric result key (e.g. fid, ssim, sync_c) and its direction."""
+
+    metric: str = Field(description="a result key of eval.metrics: fid fvd ssim psnr sync_c sync_d hkc hkv csim")
     direction: Literal["minimize", "maximize"]
 
 
@@ -280,11 +282,20 @@ class TuneConfig(Section):
     storage: str | None = Field(default=None, description="Optuna RDB URL; default sqlite in the run folder")
     trials: int = Field(default=8, ge=1)
     max_concurrent: int = Field(default=2, ge=1)
-    seed: int = 0
-    objectives: list[Objective] = Field(default_factory=lambda: [Objective(metric="fid", direction="minimize")])
+    seed: int = Field(default=0, description="seed of the Optuna sampler (TPE)")
+    objectives: list[Objective] = Field(
+        default_factory=lambda: [Objective(metric="fid", direction="minimize")], min_length=1
+    )
     tune_apdh_boundaries: bool = False
     tune_phd_bands: bool = False
     space: dict[str, SearchParam] = Field(default_factory=dict, description="dotted config key -> range")
+    eval_every: int = Field(
+        default=0, ge=0, description="steps between intermediate evaluations of a trial (0 = only at the end)"
+    )
+    early_stopping: bool = Field(
+        default=True, description="ASHA stops poor trials at intermediate evaluations (one objective, eval_every > 0)"
+    )
+    reduction_factor: float = Field(default=2.0, gt=1.0, description="ASHA: the best 1/rf of a rung continue")
 
 
 # --------------------------------------------------------------------------- tracking / paths

@@ -195,9 +195,12 @@ def _validate_search_space(cfg: ExperimentConfig, origins: Origins, default_sour
         loc = ("tune", "space", key)
         source = _source_of(loc, origins, default_source)
         node: Any = cfg
-        for part in key.split("."):
+        for i, part in enumerate(key.split(".")):
             if not isinstance(node, BaseModel) or part not in type(node).model_fields:
-                raise ConfigError(f"{source}: tune.space.{key}: unknown config key")
+                fields = list(type(node).model_fields) if isinstance(node, BaseModel) else []
+                close = difflib.get_close_matches(part, fields, n=1, cutoff=0.5)
+                hint = f" (did you mean {'.'.join(key.split('.')[:i] + close)}?)" if close else ""
+                raise ConfigError(f"{source}: tune.space.{key}: unknown config key{hint}")
             node = getattr(node, part)
         if isinstance(node, bool) or not isinstance(node, (int, float)):
             raise ConfigError(f"{source}: tune.space.{key}: not a number ({type(node).__name__})")

@@ -71,6 +71,16 @@ def run_trial(cfg: ExperimentConfig, trial_dir: Path, on_step=None, progress: bo
                         samples=samples, frames=frames)
 
 
+def evaluate_checkpoint(cfg: ExperimentConfig, checkpoint: Path) -> list[dict[str, Any]]:
+    """Sample eval.test_clips test clips from checkpoint and evaluate them; writes nothing.
+
+    For intermediate evaluations (tuning's early stopping); run_trial does the final one.
+    """
+    from harness.data.synth import ensure_dataset
+
+    return _evaluate(cfg, _generate(cfg, checkpoint, ensure_dataset(cfg)))
+
+
 def _generate(cfg: ExperimentConfig, checkpoint: Path, root: Path) -> dict[str, Any]:
     """{clip_id: Generated} for the evaluated test clips."""
     from harness.data.clip_format import clip_dir

@@ -138,19 +138,24 @@ class Tracker:
         return runs[0].info.run_id if runs else None
 
     def parent_run(self, sweep_id: str, name: str, tags: Mapping[str, str] | None = None,
-                   params: Mapping[str, str] | None = None) -> str:
-        """The sweep's parent run: reused when it exists (resume), else created."""
-        run_id = self._find(f"tags.`{SWEEP_TAG}` = '{sweep_id}' and tags.`harness.role` = 'sweep'")
+                   params: Mapping[str, str] | None = None, role: str = "sweep") -> str:
+        """The sweep's (or tuning study's, role="study") parent run: reused when it exists (resume), else created."""
+        run_id = self._find(f"tags.`{SWEEP_TAG}` = '{sweep_id}' and tags.`harness.role` = '{role}'")
         if run_id is not None:
             self.client.update_run(run_id, status="RUNNING")
             return run_id
         run = self.client.create_run(self.experiment_id, run_name=name,
-                                     tags={SWEEP_TAG: sweep_id, "harness.role": "sweep", **(tags or {})})
+                                     tags={SWEEP_TAG: sweep_id, "harness.role": role, **(tags or {})})
         self.log_params(run.info.run_id, params or {})
         return run.info.run_id
 
-    def trial_run(self, parent_id: str, key: str, cfg: ExperimentConfig, tags: Mapping[str, str] | None = None) -> str:
-        """The trial's child run under parent_id: reused when one with this trial_key exists."""
+    def trial_run(self, parent_id: str, key: str, cfg: ExperimentConfig, tags: Mapping[str, str] | None = None,
+                  params: Mapping[str, str] | None = None) -> str:
+        """The trial's child run under parent_id: reused when one with this trial_key exists.
+
+        params: logged besides the resolved config when the run is created (e.g. tuning's
+        stage boundaries in steps).
+        """
         run_id = self._find(f"tags.`{PARENT_TAG}` = '{parent_id}' and tags.`{TRIAL_TAG}` = '{key}'")
         if run_id is not None:
             self.client.update_run(run_id, status="RUNNING")
@@ -158,7 +163,7 @@ class Tracker:
         all_tags = {PARENT_TAG: parent_id, TRIAL_TAG: key, "harness.role": "trial", "seed": str(cfg.train.seed),
                     "config_hash": cfg.config_hash(), **switch_tags(cfg), **(tags or {})}
         run = self.client.create_run(self.experiment_id, run_name=key, tags=all_tags)
-        self.log_params(run.info.run_id, trial_params(cfg))
+        self.log_params(run.info.run_id, {**trial_params(cfg), **(params or {})})
         return run.info.run_id
 
     def log_params(self, run_id: str, params: Mapping[str, str]) -> None:

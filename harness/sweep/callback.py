@@ -15,12 +15,19 @@ from typing import Any
 
 from ray.tune import Callback
 
+from harness.config import ExperimentConfig
 from harness.config_load import load_dict
 from harness.tracking import Tracker, git_commit, trial_key
 
 
 class MlflowSweepCallback(Callback):
-    """Parent run per sweep, child run per trial: params, tags, curves, final metrics, artifacts."""
+    """Parent run per sweep, child run per trial: params, tags, curves, final metrics, artifacts.
+
+    Subclasses (the tuning study's callback) override ``role``, ``parent_info``,
+    ``trial_key_of``, ``trial_config_of``, ``trial_tags`` and ``trial_params``.
+    """
+
+    role = "sweep"
 
     def __init__(self, base: dict[str, Any], sweep_id: str, sweep_name: str, dataset_hash: str) -> None:
         self.base, self.sweep_id, self.sweep_name, self.dataset_hash = base, sweep_id, sweep_name, dataset_hash
@@ -40,13 +47,19 @@ class MlflowSweepCallback(Callback):
         if self._parent is None:
             cfg = load_dict(self.base)
             self._tracker = Tracker(cfg)
-            tags = {"git_commit": git_commit(), "config_hash": self.base_hash(), "dataset_hash": self.dataset_hash,
-                    "sweep_name": self.sweep_name, "variants": ",".join(cfg.sweep.variants),
-                    "seeds": ",".join(map(str, cfg.sweep.seeds))}
-            params = {"sweep.variants": json.dumps(cfg.sweep.variants, sort_keys=True)[:6000],
-                      "sweep.seeds": json.dumps(cfg.sweep.seeds)}
-            self._parent = self._tracker.parent_run(self.sweep_id, self.sweep_name, tags=tags, params=params)
+            tags, params = self.parent_info(cfg)
+            self._parent = self._tracker.parent_run(self.sweep_id, self.sweep_name, tags=tags, params=params,
+                                                    role=self.role)
         return self._parent
+
+    def parent_info(self, cfg: ExperimentConfig) -> tuple[dict[str, str], dict[str, str]]:
+        """(tags, params) of the parent run when it is created."""
+        tags = {"git_commit": git_commit(), "config_hash": self.base_hash(), "dataset_hash": self.dataset_hash,
+                "sweep_name": self.sweep_name, "variants": ",".join(cfg.sweep.variants),
+                "seeds": ",".join(map(str, cfg.sweep.seeds))}
+        params = {"sweep.variants": json.dumps(cfg.sweep.variants, sort_keys=True)[:6000],
+                  "sweep.seeds": json.dumps(cfg.sweep.seeds)}
+        return tags, params
 
     def base_hash(self) -> str:
         return self.sweep_name.rsplit("-", 1)[-1]
@@ -58,17 +71,32 @@ class MlflowSweepCallback(Callback):
         return self._tracker
 
     def run_for(self, trial: Any) -> str:
-        """The child run of a trial (found by trial_key, else created with params and tags)."""
+        """The child run of a trial (found by its key, else created with params and tags)."""
+        key = self.trial_key_of(trial)
+        if key not in self._runs:
+            cfg = self.trial_config_of(trial)
+            self._runs[key] = self.tracker.trial_run(self.parent(), key, cfg, tags=self.trial_tags(trial, cfg),
+                                                     params=self.trial_params(trial, cfg))
+        return self._runs[key]
+
+    def trial_key_of(self, trial: Any) -> str:
+        """The resume key and run name of a Tune trial (never Tune's trial id)."""
+        return trial_key(trial.config["variant"], int(trial.config["seed"]))
+
+    def trial_config_of(self, trial: Any) -> ExperimentConfig:
         from harness.sweep.trial import trial_config
 
-        variant, seed = trial.config["variant"], int(trial.config["seed"])
-        key = trial_key(variant, seed)
-        if key not in self._runs:
-            cfg = trial_config(self.base, variant, seed)
-            tags = {"variant": variant, "git_commit": git_commit(), "dataset_hash": self.dataset_hash,
-                    "sweep_name": self.sweep_name, "baseline": str(variant == cfg.sweep.baseline).lower()}
-            self._runs[key] = self.tracker.trial_run(self.parent(), key, cfg, tags=tags)
-        return self._runs[key]
+        return trial_config(self.base, trial.config["variant"], int(trial.config["seed"]))
+
+    def trial_tags(self, trial: Any, cfg: ExperimentConfig) -> dict[str, str]:
+        """Tags of a new child run (the tracker adds trial_key, seed, config hash and switch tags)."""
+        variant = trial.config["variant"]
+        return {"variant": variant, "git_commit": git_commit(), "dataset_hash": self.dataset_hash,
+                "sweep_name": self.sweep_name, "baseline": str(variant == cfg.sweep.baseline).lower()}
+
+    def trial_params(self, trial: Any, cfg: ExperimentConfig) -> dict[str, str]:
+        """Params of a new child run besides its resolved config."""
+        return {}
 
     # ------------------------------------------------------------------ Tune hooks
 

@@ -59,7 +59,7 @@ class StepReporter:
         ckpt = latest_checkpoint(self.folder / "checkpoints")
         checkpoint = None
         if ckpt is not None and ckpt != self.last_ckpt:
-            checkpoint, self.last_ckpt = _pointer_checkpoint(self.folder, ckpt), ckpt
+            checkpoint, self.last_ckpt = pointer_checkpoint(self.folder, ckpt), ckpt
         due = step % self.cfg.train.log_every == 0 or step == self.cfg.train.steps
         if due or checkpoint is not None:
             metrics = {"step": step, "attempt": self.attempt, **{f"train/{k}": float(v) for k, v in logs.items()}}
@@ -78,7 +78,7 @@ def _fail_step(key: str, folder: Path) -> int | None:
     return int(step)
 
 
-def _pointer_checkpoint(folder: Path, ckpt: Path):
+def pointer_checkpoint(folder: Path, ckpt: Path):
     """A Tune checkpoint naming the trainer's checkpoint (the weights stay in the trial folder)."""
     from ray.tune import Checkpoint
 
@@ -91,7 +91,7 @@ def _pointer_checkpoint(folder: Path, ckpt: Path):
     return Checkpoint.from_directory(str(pointer))
 
 
-def _final_checkpoint(folder: Path, outcome: Any):
+def final_checkpoint(folder: Path, outcome: Any):
     """The final Tune checkpoint: config, metrics, samples and stills (the MLflow artifacts)."""
     from ray.tune import Checkpoint
 
@@ -109,7 +109,7 @@ def _final_checkpoint(folder: Path, outcome: Any):
     return Checkpoint.from_directory(str(report))
 
 
-def _next_attempt(folder: Path) -> int:
+def next_attempt(folder: Path) -> int:
     """Count this start of the trial in <folder>/attempts.log (one line per start)."""
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "attempts.log"
@@ -129,8 +129,8 @@ def sweep_trainable(config: dict[str, Any], base: dict[str, Any], sweep_dir: str
     cfg = trial_config(base, variant, seed)
     key, folder = trial_key(variant, seed), trial_dir(Path(sweep_dir), variant, seed)
     torch.set_num_threads(max(1, int(cfg.sweep.cpus_per_trial)))
-    attempt = _next_attempt(folder)
+    attempt = next_attempt(folder)
     outcome = run_trial(cfg, folder, on_step=StepReporter(cfg, folder, key, attempt))
     final = {"step": outcome.steps, "attempt": attempt, "trial_done": 1, "start_step": outcome.start_step,
              "results_json": json.dumps(outcome.results), **{f"final/{k}": v for k, v in outcome.metrics().items()}}
-    tune.report(final, checkpoint=_final_checkpoint(folder, outcome))
+    tune.report(final, checkpoint=final_checkpoint(folder, outcome))

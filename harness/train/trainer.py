@@ -44,8 +44,14 @@ def step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
 
 
-def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = None, progress: bool = True) -> TrainResult:
-    """Train cfg.train.steps steps, resuming from run_dir/checkpoints when a checkpoint exists."""
+def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = None, progress: bool = True,
+          until: int | None = None) -> TrainResult:
+    """Train cfg.train.steps steps, resuming from run_dir/checkpoints when a checkpoint exists.
+
+    until: stop after this step (with a checkpoint there) instead of at cfg.train.steps; the
+    schedule still spans cfg.train.steps, so calling again continues the same run exactly
+    (tuning evaluates trials at such intermediate steps).
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(cfg.to_yaml())
     device = resolve_device(cfg)
@@ -60,7 +66,8 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
     batches = TrainingBatches(cfg)
     scheduler = make_scheduler()
     history: list[dict[str, float]] = []
-    bar = tqdm(range(start, cfg.train.steps), initial=start, total=cfg.train.steps, desc=f"train {cfg.name}", disable=not progress)
+    stop = cfg.train.steps if until is None else max(1, min(until, cfg.train.steps))
+    bar = tqdm(range(start, stop), initial=start, total=cfg.train.steps, desc=f"train {cfg.name}", disable=not progress)
     ckpt = latest_checkpoint(run_dir / "checkpoints")
     for step in bar:
         t0 = time.perf_counter()
@@ -77,11 +84,11 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
         bar.set_postfix(loss=f"{logs['loss']:.4f}", phase=phase.name)
         if on_step is not None:
             on_step(step + 1, logs)
-        if (step + 1) % cfg.train.checkpoint_every == 0 or step + 1 == cfg.train.steps:
+        if (step + 1) % cfg.train.checkpoint_every == 0 or step + 1 in (cfg.train.steps, stop):
             ckpt = _save(run_dir / "checkpoints", step + 1, model, optimizer, cfg)
     assert ckpt is not None  # the last step always saves; a finished run resumed from its checkpoint
     final = history[-1] if history else {}
-    return TrainResult(run_dir=run_dir, checkpoint=ckpt, steps=cfg.train.steps, final=final, history=history)
+    return TrainResult(run_dir=run_dir, checkpoint=ckpt, steps=max(stop, start), final=final, history=history)
 
 
 def _save(ckpt_dir: Path, step: int, model, optimizer, cfg: ExperimentConfig) -> Path:
