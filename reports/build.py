@@ -77,6 +77,8 @@ def ablation_data(sweep: Sweep, experiment: str, baseline: str, paper_csv: Path 
 def build_report(cfg: ExperimentConfig, out: Path, wanted: list[str], baseline: str | None = None,
                  sweep_selector: str | None = None, paper_csv: Path | None = None) -> ReportFiles:
     """Read the sweep from MLflow and write the report (see the module docstring)."""
+    if paper_csv is not None and not paper_csv.is_file():
+        raise HarnessError(f"--paper-csv {paper_csv}: no such file")
     store = open_store(cfg)
     sweep = load_sweep(store, sweep_selector)
     if sweep.trials.empty:
@@ -116,6 +118,8 @@ def make_plots(store: Store, sweep: Sweep, cfg: ExperimentConfig, data: Ablation
     figures = []
     why = {v: ("no finished seed" if data.counts.loc[v, "ok"] == 0 else "missing") for v in data.counts.index}
     for metric in data.metrics:
+        if not data.summary.loc[data.summary["metric"] == metric, "n"].any():
+            continue  # no variant has a value: nothing to draw (the table says why)
         path = plots.metric_bars(data.summary, sweep.trials, metric, data.baseline, out / f"bars_{metric}.png", why)
         figures.append((f"{metric_info(metric).name} per variant", path))
     history = metric_history(store, sweep.trials, "train/loss")

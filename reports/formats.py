@@ -18,6 +18,9 @@ from reports.tables import AblationData, Cell, Table
 
 FORMATS = ("md", "tex", "html", "csv")
 CSV_FLOAT = "%.6g"
+CSV_COLUMNS = ["variant", "label", "baseline", "metric", "direction", "seeds_ok", "seeds_total", "status", "n", "mean",
+               "std", "best", "backend", "exact", "missing", "delta", "test", "n_compared", "ci_low", "ci_high",
+               "p_value", "verdict", "note"]
 
 
 # --------------------------------------------------------------------------- markdown
@@ -128,7 +131,7 @@ def summary_frame(data: AblationData) -> pd.DataFrame:
             "n_compared": comp.get("n"), "ci_low": comp.get("ci_low"), "ci_high": comp.get("ci_high"),
             "p_value": comp.get("p_value"), "verdict": comp.get("verdict", ""), "note": comp.get("note", ""),
         })
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows, columns=CSV_COLUMNS)
     frame["n_compared"] = frame["n_compared"].astype("Int64")
     return frame
 

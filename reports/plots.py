@@ -62,8 +62,7 @@ def metric_bars(summary: pd.DataFrame, trials: pd.DataFrame, metric: str, baseli
         ax.axhline(base.iloc[0], color=BASE_COLOUR, linestyle="--", linewidth=1)
     names = [variant_label(v) + (" (baseline)" if v == baseline else "") for v in rows["variant"]]
     ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
-    better = f"; {info.direction} is better" if info.direction else ""
-    ax.set_title(f"{info.name} {info.arrow} (mean ± std over seeds{better})", fontsize=10)
+    ax.set_title(f"{info.name} {info.arrow}: mean ± std over seeds", fontsize=10)
     ax.set_ylabel(info.name)
     return _save(fig, path)
 

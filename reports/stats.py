@@ -25,7 +25,9 @@ from reports.labels import Direction, metric_info
 from reports.query import NOT_RUN
 
 ALPHA = 0.05
+SUMMARY_COLUMNS = ["variant", "metric", "seeds_ok", "seeds_total", "n", "mean", "std", "backend", "exact", "missing"]
 CONFIDENCE = 0.95
+MAX_DECIMALS = 8
 STATES = (("FAILED", "failed"), ("KILLED", "killed"), ("RUNNING", "running"), ("SCHEDULED", "scheduled"),
           (NOT_RUN, "not run"))
 
@@ -93,7 +95,7 @@ def summarize(trials: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
                 "std": float(np.std(values, ddof=1)) if len(values) >= 2 else math.nan,
                 "backend": ",".join(backends), "exact": exact, "missing": "; ".join(missing),
             })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
 def compare_values(base: dict[int, float], other: dict[int, float], direction: Direction | None,
@@ -153,13 +155,27 @@ def compare(trials: pd.DataFrame, baseline: str, metrics: list[str], alpha: floa
     return pd.DataFrame(rows, columns=columns)
 
 
+def significant_decimals(value: float, decimals: int) -> int:
+    """decimals, or more where value would otherwise show fewer than 2 significant digits (at most MAX_DECIMALS)."""
+    if not math.isfinite(value) or value == 0:
+        return decimals
+    return min(MAX_DECIMALS, max(decimals, 1 - math.floor(math.log10(abs(value)))))
+
+
+def column_decimals(summary: pd.DataFrame, metric: str) -> int:
+    """The decimals of a metric's column: its usual ones, more when a mean would lose its 2 significant digits."""
+    means = summary.loc[summary["metric"] == metric, "mean"].dropna()
+    return max([significant_decimals(float(m), metric_info(metric).decimals) for m in means],
+               default=metric_info(metric).decimals)
+
+
 def best_variants(summary: pd.DataFrame, metric: str) -> set[str]:
     """Variants with the best mean of a metric at its display precision (ties all win; none without a direction)."""
     info = metric_info(metric)
     rows = summary[(summary["metric"] == metric) & summary["mean"].notna()]
     if info.direction is None or rows.empty:
         return set()
-    shown = rows["mean"].round(info.decimals)
+    shown = rows["mean"].round(column_decimals(summary, metric))
     target = shown.min() if info.direction == "lower" else shown.max()
     return set(rows.loc[shown == target, "variant"])
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from reports.labels import latex_escape, latex_label, metric_info, variant_label
 from reports.paper import PaperRow
-from reports.stats import ALPHA, STATES, best_variants
+from reports.stats import ALPHA, STATES, best_variants, column_decimals, significant_decimals
 
 DAGGER = "†"
 LATEX_DAGGER = r"\textsuperscript{\dag}"
@@ -79,6 +79,11 @@ class AblationData:
         found = c[(c["variant"] == variant) & (c["metric"] == metric)]
         return None if found.empty else found.iloc[0].to_dict()
 
+    @property
+    def paper_shown(self) -> list[PaperRow]:
+        """Paper rows with a value in at least one of the table's metric columns."""
+        return [r for r in self.paper if set(r.values) & set(self.metrics)]
+
     def label(self, variant: str, latex: bool = False) -> str:
         text = variant_label(variant, latex)
         return f"{text} (baseline)" if variant == self.baseline else text
@@ -104,9 +109,9 @@ def ablation_table(data: AblationData) -> Table:
         row += [_value_cell(data, variant, m, variant in best[m]) for m in data.metrics]
         rows.append(row)
     sections = {}
-    if data.paper:
+    if data.paper_shown:
         sections[len(rows)] = "Paper (reported)"
-        for ref in data.paper:
+        for ref in data.paper_shown:
             rows.append([Cell(ref.label, latex_label(ref.method) + " (paper)"), Cell("")]
                         + [Cell(ref.values.get(m, "–"), ref.values.get(m, "--")) for m in data.metrics])
     return Table("ablation", f"Ablation: {data.experiment} (sweep {data.sweep})", header, rows,
@@ -119,17 +124,17 @@ def _all_exact(data: AblationData, metric: str) -> bool:
 
 
 def _value_cell(data: AblationData, variant: str, metric: str, bold: bool) -> Cell:
-    s, info = data.stat(variant, metric), metric_info(metric)
+    s, decimals = data.stat(variant, metric), column_decimals(data.summary, metric)
     if s["seeds_ok"] == 0:
         counts = data.counts.loc[variant]
         return Cell(next((word for state, word in STATES if counts[state]), "no result"))
     if s["n"] == 0:
         return Cell("missing")
-    text = fmt(s["mean"], info.decimals)
+    text = fmt(s["mean"], decimals)
     tex = text
     if s["n"] >= 2:
-        text += f" ± {fmt(s['std'], info.decimals)}"
-        tex += rf" $\pm$ {fmt(s['std'], info.decimals)}"
+        text += f" ± {fmt(s['std'], decimals)}"
+        tex += rf" $\pm$ {fmt(s['std'], decimals)}"
     if s["n"] < s["seeds_ok"]:
         text += f" [n={s['n']}]"
         tex += f" [n={s['n']}]"
@@ -137,7 +142,7 @@ def _value_cell(data: AblationData, variant: str, metric: str, bold: bool) -> Ce
     comp = data.comp(variant, metric) if variant != data.baseline else None
     if comp is not None:
         sig = comp["p_value"] < data.alpha
-        delta = fmt(comp["delta"], info.decimals, signed=True)
+        delta = fmt(comp["delta"], significant_decimals(comp["delta"], decimals), signed=True)
         cell.suffix = f" ({delta}{'*' if sig else ''})"
         cell.latex_suffix = f" (${delta}{'^{*}' if sig else ''}$)"
         cell.tone = comp["verdict"] if comp["verdict"] in ("worse", "better") else ""
@@ -165,8 +170,7 @@ def _ablation_notes(data: AblationData, flagged: set[str]) -> list[Cell]:
     if exact:
         notes.append(Cell("Exact backends (reference protocol and weights): "
                           + "; ".join(f"{metric_info(m).name}: {backends[m]}" for m in exact) + "."))
-    missing = [f"{metric_info(r.metric).name} for {data.label(r.variant)} ({r.missing or 'no value'})"
-               for r in data.summary.itertuples() if r.seeds_ok and r.n < r.seeds_ok]
+    missing = _missing_groups(data)
     if missing:
         notes.append(Cell("Missing values: " + "; ".join(missing) + "."))
     words = dict(STATES)
@@ -174,11 +178,25 @@ def _ablation_notes(data: AblationData, flagged: set[str]) -> list[Cell]:
                 for v in data.counts.index for seed, status, error in data.counts.loc[v, "errors"]]
     if problems:
         notes.append(Cell("Trials without results: " + "; ".join(problems) + "."))
-    if data.paper:
-        sources = " ".join(f"{r.method}: {r.note}." for r in data.paper)
+    if data.paper_shown:
+        sources = " ".join(f"{r.method}: {r.note}." for r in data.paper_shown)
         notes.append(Cell(f"Paper rows: values as reported in {data.paper_source}, for reference only (another "
                           f"model size, data and protocol). {sources}"))
     return notes
+
+
+def _missing_groups(data: AblationData) -> list[str]:
+    """'HKC for w/o APDH (no hand found)' per metric and reason; 'for every variant' when all finished ones lack it."""
+    finished = [v for v in data.counts.index if data.counts.loc[v, "ok"]]
+    groups: dict[tuple[str, str], list[str]] = {}
+    for r in data.summary.itertuples():
+        if r.seeds_ok and r.n < r.seeds_ok:
+            groups.setdefault((r.metric, r.missing or "no value"), []).append(r.variant)
+    out = []
+    for (metric, reason), variants in groups.items():
+        who = "every variant" if len(variants) == len(finished) > 1 else ", ".join(data.label(v) for v in variants)
+        out.append(f"{metric_info(metric).name} for {who} ({reason})")
+    return out
 
 
 def comparison_table(data: AblationData) -> Table:
@@ -188,12 +206,13 @@ def comparison_table(data: AblationData) -> Table:
     rows = []
     for comp in data.comparison.to_dict("records"):
         info = metric_info(comp["metric"])
+        places = significant_decimals(comp["delta"], column_decimals(data.summary, comp["metric"]))
         ci = "–" if math.isnan(comp["ci_low"]) else \
-            f"[{fmt(comp['ci_low'], info.decimals, True)}, {fmt(comp['ci_high'], info.decimals, True)}]"
+            f"[{fmt(comp['ci_low'], places, True)}, {fmt(comp['ci_high'], places, True)}]"
         p = comp["note"] if math.isnan(comp["p_value"]) else format_p(comp["p_value"])
         rows.append([Cell(data.label(comp["variant"]), data.label(comp["variant"], latex=True)),
                      Cell(f"{info.name} {info.arrow}".strip(), f"{info.name} {info.latex_arrow}".strip()),
-                     Cell(str(comp["n"])), Cell(fmt(comp["delta"], info.decimals, True)),
+                     Cell(str(comp["n"])), Cell(fmt(comp["delta"], places, True)),
                      Cell(ci, ci.replace("–", "--")), Cell(p, p.replace("<", "$<$")), Cell(comp["test"]),
                      Cell(comp["verdict"], bold=comp["verdict"] == "worse")])
     note = Cell("Paired t-test over the seeds both variants finished (scipy.stats.ttest_rel; n = pairs) and the "

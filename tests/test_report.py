@@ -210,3 +210,11 @@ def test_shared_paper_numbers_become_reference_rows() -> None:
                                        "w/o Audio-Lips Sync (paper)", "w/o Audio-Face Sync (paper)",
                                        "w/o Audio-Body Corr (paper)"]
     assert rows[0].values["fid"] == "49.33" and rows[0].values["sync_c"] == "7.219" and "psnr" not in rows[0].values
+
+
+def test_small_values_keep_two_significant_digits() -> None:
+    from reports.stats import significant_decimals
+
+    assert significant_decimals(-0.00012, 3) == 5  # "-0.00012", not "-0.000"
+    assert significant_decimals(2.0, 2) == 2 and significant_decimals(0.09, 2) == 3
+    assert significant_decimals(0.0, 3) == 3 and significant_decimals(1e-12, 3) == 8 and significant_decimals(math.nan, 2) == 2
