@@ -46,7 +46,7 @@ DEMO_ARGS ?=
 PAPER_CSV ?= ../shared/reference/paper_numbers.csv
 # The main job: every ablation of experiments/smoke.yaml as a local Ray sweep tracked in MLflow
 # ($(DEMO)/mlflow.db), then its report from MLflow ($(DEMO_REPORT)/index.html). Smaller runs:
-#   make demo DEMO_ARGS="train.steps=4 eval.metrics=[ssim,psnr] 'sweep.variants={full: {}, wo_hpa: {data: {hpa: {enabled: false}}}}'"
+#   make demo DEMO_ARGS="train.steps=4 'eval.metrics=[ssim,psnr]' 'sweep.variants={full: {}, wo_hpa: {data: {hpa: {enabled: false}}}}'"
 # A failed trial does not stop the report (it shows the failure); make still exits non-zero.
 demo: setup  ## the main job: the smoke ablation sweep, then its report (tables, plots, HTML page)
 	$(VENV)/bin/harness config validate experiments/*.yaml
