@@ -101,7 +101,10 @@ def find_sweep(store: Store, selector: str | None = None) -> Any:
     """The newest sweep parent run, or the one whose run id, sweep id, sweep name or run name is selector."""
     parents = search_all(store, SWEEP_FILTER, order_by=["attributes.start_time DESC"])
     if not parents:
-        raise HarnessError(f"experiment {store.experiment!r} at {store.uri} has no sweep runs; run `harness sweep` first")
+        study = " (it has a tuning study; reports of a study alone are not built yet)" \
+            if search_all(store, STUDY_FILTER) else ""
+        raise HarnessError(f"experiment {store.experiment!r} at {store.uri} has no sweep runs{study}; "
+                           "run `harness sweep` first")
     if selector is None:
         return parents[0]
     for run in parents:

@@ -218,3 +218,33 @@ def test_small_values_keep_two_significant_digits() -> None:
     assert significant_decimals(-0.00012, 3) == 5  # "-0.00012", not "-0.000"
     assert significant_decimals(2.0, 2) == 2 and significant_decimals(0.09, 2) == 3
     assert significant_decimals(0.0, 3) == 3 and significant_decimals(1e-12, 3) == 8 and significant_decimals(math.nan, 2) == 2
+
+
+def test_a_tuning_study_in_the_experiment_adds_its_plots(runs: Path, tmp_path: Path) -> None:
+    """A parent run tagged harness.role=study (as harness tune logs it) gives the history and Pareto plots."""
+    import shutil
+
+    from harness.config_load import load
+    from harness.tracking import Tracker
+    from reports.build import build_report
+    from tests.conftest import EXPERIMENTS
+
+    copy = tmp_path / "runs"
+    shutil.copytree(runs, copy)
+    cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={copy}"])
+    tracker = Tracker(cfg)
+    study = tracker.parent_run("study000000000001", "smoke-study", role="study",
+                               tags={"objectives": "fid:minimize,ssim:maximize"})
+    for number, (fid, ssim) in enumerate([(12.0, 0.60), (11.0, 0.70), (13.0, 0.75), (11.5, 0.65)]):
+        run = tracker.trial_run(study, f"trial-{number}", cfg, tags={"trial_number": str(number), "outcome": "complete"})
+        tracker.log_metrics(run, {"fid": fid, "ssim": ssim}, 4)
+        tracker.finish(run)
+    tracker.finish(study)
+    report = build_report(cfg, tmp_path / "out", ["html"])
+    for name in ("study_history.png", "study_pareto.png"):
+        assert (report.out / name).read_bytes().startswith(PNG_MAGIC)
+    assert report.index.read_text().count("data:image/png;base64,") == 7
+    from reports.query import load_study, open_store
+
+    _, frame, objectives = load_study(open_store(cfg), [])
+    assert objectives == [("fid", "lower"), ("ssim", "higher")] and list(frame["number"]) == [0, 1, 2, 3]
