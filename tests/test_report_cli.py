@@ -113,3 +113,16 @@ def test_demo_path_end_to_end_at_reduced_size(run_cli, tmp_path: Path) -> None:
     assert "SSIM ↑" in md and "PSNR ↑" in md and "Exact backends (reference protocol and weights): SSIM" in md
     page = (out / "index.html").read_text()
     assert page.count("data:image/png;base64,") == 4  # bars x2, loss curves, schedule
+
+
+@pytest.mark.slow
+def test_report_from_a_real_mlflow_server(runs: Path, run_cli, tmp_path: Path) -> None:
+    """tracking.uri=http://... reads the same sweep over MLflow's REST API: the same table."""
+    from tests.mlflow_server import mlflow_server
+
+    with mlflow_server(tmp_path, runs / "mlflow.db") as uri:
+        proc = run_cli("report", SMOKE, f"tracking.uri={uri}", "--out", tmp_path / "r", "--format", "md,html",
+                       "--paper-csv", runs.parent / "paper_numbers.csv")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "r" / "ablation.md").read_text() == (Path(__file__).parent / "golden" / "ablation.md").read_text()
+    assert f"MLflow tracking URI</td><td>{uri}" in (tmp_path / "r" / "index.html").read_text()
