@@ -76,7 +76,8 @@ def _print(summary, metrics: list[str]) -> None:
     console = Console(width=160)
     console.print(table)
     console.print(f"Optuna: {summary.storage}   MLflow: {summary.tracking_uri}  (harness ui to browse)")
-    label = "best config" if len(summary.exported) == 1 else f"Pareto set ({len(summary.exported)} configs)"
+    n = len(summary.exported)
+    label = f"Pareto set ({n} config{'s' if n != 1 else ''})" if len(metrics) > 1 else "best config"
     if summary.exported:
         console.print(f"{label}:", soft_wrap=True)
         for e in summary.exported:

@@ -148,12 +148,12 @@ def run_tune(cfg: ExperimentConfig, address: str | None = None, resume: bool = F
     check_tune(cfg, address)
     folder = study_folder(cfg)
     existing = _existing_study_id(folder, resume)
-    Tracker(cfg)  # open the MLflow store (one line on a bad URI) before anything is written
     url = storage_url(cfg, folder)
     if not cfg.tune.storage:
         folder.mkdir(parents=True, exist_ok=True)
-    storage = open_storage(url)
+    storage = open_storage(url)  # the Optuna storage, then the MLflow store: one line on a bad URL
     study = load_study(storage, cfg, resume)
+    Tracker(cfg)
     start = time.perf_counter()
     data_hash = dataset_hash(ensure_dataset(cfg))  # generate once here, not in every trial
     study = study or create_study(storage, cfg)

@@ -65,7 +65,7 @@ def tune_trainable(config: dict[str, Any], base: dict[str, Any], study_dir: str,
         result = train(cfg, folder, on_step=reporter, progress=False, until=point)
         results = evaluate_checkpoint(cfg, result.checkpoint)
         reporter.last_ckpt = result.checkpoint  # reported here; the step hook need not repeat it
-        metrics = {"step": point, "attempt": attempt, "eval_json": json.dumps(results), **eval_metrics(results)}
+        metrics = {"step": point, "attempt": attempt, **eval_metrics(results)}
         tune.report(metrics, checkpoint=pointer_checkpoint(folder, result.checkpoint))
     outcome = run_trial(cfg, folder, on_step=reporter)
     final = {"step": outcome.steps, "attempt": attempt, DONE_KEY: 1, "start_step": start_step,
