@@ -99,5 +99,7 @@ def latex_label(text: str) -> str:
 def latex_escape(text: str) -> str:
     """Escape LaTeX's special characters in plain text."""
     table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+             "±": r"$\pm$", "−": r"$-$", "–": "--", "↓": r"$\downarrow$", "↑": r"$\uparrow$", "†": r"\dag{}",
+             "Δ": r"$\Delta$", "<": r"$<$", ">": r"$>$"}
     return "".join(table.get(c, c) for c in text)

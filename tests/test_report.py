@@ -248,3 +248,25 @@ def test_a_tuning_study_in_the_experiment_adds_its_plots(runs: Path, tmp_path: P
 
     _, frame, objectives = load_study(open_store(cfg), [])
     assert objectives == [("fid", "lower"), ("ssim", "higher")] and list(frame["number"]) == [0, 1, 2, 3]
+
+
+def test_an_experiment_without_sweeps_is_one_line(runs: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from harness.config_load import load
+    from harness.tracking import Tracker
+    from reports.query import load_sweep, open_store
+    from tests.conftest import EXPERIMENTS
+
+    shutil.copytree(runs, tmp_path / "runs")
+    cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path / 'runs'}", "tracking.experiment=empty"])
+    Tracker(cfg)  # creates the experiment, no runs
+    with pytest.raises(HarnessError, match="experiment 'empty' at sqlite:.* has no sweep runs; run `harness sweep`"):
+        load_sweep(open_store(cfg))
+
+
+def test_latex_escape_keeps_free_text_compilable() -> None:
+    from reports.labels import latex_escape
+
+    assert latex_escape("a_b 50% #1 & {x} ± 2 − 1, p < 0.05 – ↓ † Δ") == \
+        r"a\_b 50\% \#1 \& \{x\} $\pm$ 2 $-$ 1, p $<$ 0.05 -- $\downarrow$ \dag{} $\Delta$"
