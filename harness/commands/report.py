@@ -24,10 +24,11 @@ def report_command(
 ) -> None:
     """Write a sweep's ablation report from MLflow: tables (md, tex, csv), PNG plots, one HTML page.
 
-    One row per variant, one column per metric (direction, mean ± std over seeds, change against
-    the baseline, best in bold, non-exact backends flagged), failed trials shown; per ablation a
-    paired t-test over seeds with the 95% CI of the mean difference; bars per metric, loss curves,
-    the APDH schedule; a provenance stamp (commit, MLflow URI, run ids, query, date, dataset hash).
+    Table: a row per variant, a column per metric (mean ± std over seeds, change vs the baseline, best bold).
+
+    Failed trials and non-exact backends are flagged; each ablation gets a paired t-test over seeds + 95% CI.
+
+    Plots: bars per metric, loss curves, the APDH schedule. The page carries a provenance stamp.
 
     Example: harness report experiments/smoke.yaml --paper-csv ../shared/reference/paper_numbers.csv
     """
