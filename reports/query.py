@@ -178,14 +178,13 @@ def _with_grid(rows: list[dict[str, Any]], variants: list[str], seeds: list[int]
                 rows.append({"run_id": "", "trial_key": trial_key(variant, seed), "variant": variant, "seed": seed,
                              "status": NOT_RUN, "error": "", "baseline": False, "start_time": 0})
     order = {v: i for i, v in enumerate(variants)}
-    rows.sort(key=lambda r: (order.get(r["variant"], len(order)), r["variant"] if r["variant"] not in order else "",
-                             r["seed"]))
+    rows.sort(key=lambda r: (order.get(r["variant"], len(order)), r["variant"], r["seed"]))  # grid order, then others
     frame = pd.DataFrame(rows)
     for col in BASE_COLUMNS:
         if col not in frame.columns:
             frame[col] = ""
     for metric in metric_keys(frame):
-        frame[metric] = frame[metric].astype(float) if metric in frame else math.nan
+        frame[metric] = frame[metric].astype(float)
         for suffix, empty in (("_backend", ""), ("_missing", "")):
             frame[f"{metric}{suffix}"] = frame[f"{metric}{suffix}"].fillna(empty)
         frame[f"{metric}_exact"] = frame[f"{metric}_exact"].astype("boolean")
