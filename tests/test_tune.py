@@ -198,6 +198,23 @@ def test_existing_study_needs_resume(tmp_path: Path) -> None:
                                    "to continue it or set another tune.study_name")
 
 
+@pytest.mark.slow
+def test_training_with_intermediate_stops_reproduces_the_uninterrupted_losses(tiny_study: tuple[Path, dict],
+                                                                             tmp_path: Path) -> None:
+    """train(until=) as the trial uses it for evaluations: stopping at step 2 changes nothing after it."""
+    from harness.config_load import load
+    from harness.train.trainer import train
+
+    runs, _ = tiny_study  # its dataset and cached audio features (the first mel features take ~15 s)
+    cfg = load(EXPERIMENTS / "base.yaml", [f"paths.runs={runs}", *TINY, "train.checkpoint_every=4"])
+    full = train(cfg, tmp_path / "full", progress=False)
+    part = train(cfg, tmp_path / "stops", progress=False, until=2)
+    assert part.steps == 2 and part.checkpoint.name == "step_0000002.pt"  # a checkpoint at the stop
+    rest = train(cfg, tmp_path / "stops", progress=False)
+    assert [h["step"] for h in rest.history] == [3, 4] and rest.steps == 4
+    assert [h["loss"] for h in part.history + rest.history] == [h["loss"] for h in full.history]
+
+
 # --------------------------------------------------------------------------- the searcher alone
 
 
