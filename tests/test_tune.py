@@ -154,7 +154,8 @@ def test_sigkilled_study_resumes_without_duplicate_trials(tmp_path: Path) -> Non
     trials_dir = next((tmp_path / "tune").glob("*/trials"))
     ckpts = {p.name: p.stat().st_mtime_ns for p in (trials_dir / "trial-0000" / "checkpoints").iterdir()}
 
-    proc = cli(*args, "--resume", "--json", env={"TUNE_GLOBAL_CHECKPOINT_S": "1"})
+    # the resumed run also has one trial fail after step 3: Tune retries it from its step-2 checkpoint
+    proc = cli(*args, "--resume", "--json", env={"TUNE_GLOBAL_CHECKPOINT_S": "1", "HARNESS_SWEEP_FAIL_ONCE": "trial-0002:3"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     after = optuna_trials(tmp_path)
     assert [(t.number, t.state.name) for t in after] == [(0, "COMPLETE"), (1, "COMPLETE"), (2, "COMPLETE")]
@@ -164,6 +165,8 @@ def test_sigkilled_study_resumes_without_duplicate_trials(tmp_path: Path) -> Non
     assert {k: len(v) for k, v in children.items()} == {"trial-0000": 1, "trial-0001": 1, "trial-0002": 1}
     assert all(v[0].info.status == "FINISHED" and "ssim" in v[0].data.metrics for v in children.values())
     assert int(children["trial-0001"][0].data.tags["resumed_from_step"]) >= 2
+    retried = children["trial-0002"][0].data.tags
+    assert retried["attempts"] == "2" and retried["resumed_from_step"] == "2" and "injected" in retried["last_error"]
     assert {p.name: p.stat().st_mtime_ns for p in (trials_dir / "trial-0000" / "checkpoints").iterdir()} == ckpts
     summary = json.loads(proc.stdout)
     assert summary["exported"] and all(Path(e["path"]).is_file() for e in summary["exported"])

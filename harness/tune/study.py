@@ -56,6 +56,7 @@ def check_objectives(cfg: ExperimentConfig) -> None:
 
 
 def check_name(cfg: ExperimentConfig) -> None:
+    """The study name becomes folder, file and run names: a plain word."""
     name = study_name(cfg)
     if not STUDY_NAME.fullmatch(name):
         raise HarnessError(f"tune.study_name: {name!r}: use letters, digits, '_', '.', '-' only")
