@@ -213,5 +213,5 @@ def _close_runs(callback: Any, rows: list[TrialRow], exported: list[Exported]) -
     if exported:
         tracker.log_artifacts(parent, exported[0].path.parent, "best")
     tracker.set_tags(parent, {"best_trials": ",".join(trial_name(e.number) for e in exported) or "none",
-                              "states": json.dumps({s: sum(r.state == s for r in rows) for s in {r.state for r in rows}})})
+                              "states": json.dumps({s: sum(r.state == s for r in rows) for s in sorted({r.state for r in rows})})})
     tracker.finish(parent)
