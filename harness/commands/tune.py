@@ -7,11 +7,15 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from harness.commands.config import OVERRIDES_HELP
 from harness.config_load import load
+
+if TYPE_CHECKING:
+    from harness.tune.driver import TuneSummary
 
 
 def tune_command(
@@ -55,7 +59,7 @@ def tune_command(
         raise typer.Exit(1)
 
 
-def _as_dict(summary) -> dict:
+def _as_dict(summary: TuneSummary) -> dict:
     return {"study": summary.study, "folder": str(summary.folder), "storage": summary.storage,
             "tracking_uri": summary.tracking_uri, "wall_s": round(summary.wall_s, 1), "interrupted": summary.interrupted,
             "trials": [vars(t) for t in summary.trials],
@@ -63,7 +67,7 @@ def _as_dict(summary) -> dict:
                          for e in summary.exported]}
 
 
-def _print(summary, metrics: list[str]) -> None:
+def _print(summary: TuneSummary, metrics: list[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
