@@ -241,6 +241,9 @@ class SweepConfig(Section):
     seeds: list[int] = Field(default_factory=lambda: [0])
     cpus_per_trial: float = Field(default=1.0, gt=0.0)
     gpus_per_trial: float = Field(default=0.0, ge=0.0)
+    workers_per_trial: int = Field(
+        default=0, ge=0, description="data-parallel Ray Train workers per trial; 0 = one per whole GPU (at least 1)"
+    )
     max_failures: int = Field(default=1, ge=0)
     max_concurrent: int = Field(default=0, ge=0, description="0 = as many as resources allow")
 

@@ -60,14 +60,21 @@ def run_trial(cfg: ExperimentConfig, trial_dir: Path, on_step=None, progress: bo
     from harness.data.synth import ensure_dataset
     from harness.train.trainer import train
 
-    root = ensure_dataset(cfg)
+    ensure_dataset(cfg)
     start = checkpoint_step(trial_dir)
     result = train(cfg, trial_dir, on_step=on_step, progress=progress)
-    generated = _generate(cfg, result.checkpoint, root)
+    return finish_trial(cfg, trial_dir, result.checkpoint, start, result.steps)
+
+
+def finish_trial(cfg: ExperimentConfig, trial_dir: Path, checkpoint: Path, start_step: int, steps: int) -> TrialOutcome:
+    """Sample and evaluate a trained trial; write samples/, frames/ and metrics.json into trial_dir."""
+    from harness.data.synth import ensure_dataset
+
+    generated = _generate(cfg, checkpoint, ensure_dataset(cfg))
     samples, frames = _write_samples(trial_dir, generated)
     results = _evaluate(cfg, generated)
     (trial_dir / "metrics.json").write_text(json.dumps(results, indent=1) + "\n")
-    return TrialOutcome(results=results, checkpoint=result.checkpoint, start_step=start, steps=result.steps,
+    return TrialOutcome(results=results, checkpoint=checkpoint, start_step=start_step, steps=steps,
                         samples=samples, frames=frames)
 
 

@@ -98,16 +98,17 @@ def test_sweep_runs_trials_and_retries_a_failed_one_from_its_checkpoint(tmp_path
     assert len(client.list_artifacts(clean.info.run_id, "frames")) == 4
 
 
-@pytest.mark.parametrize("override, message", [
-    ("sweep.variants={\"full\": {}, \"a b\": {}}", "names may use letters"),
-    ("sweep.seeds=[1, 1]", "repeated seeds"),
-    ("sweep.gpus_per_trial=2", "not supported yet"),
+@pytest.mark.parametrize("overrides, message", [
+    (["sweep.variants={\"full\": {}, \"a b\": {}}"], "names may use letters"),
+    (["sweep.seeds=[1, 1]"], "repeated seeds"),
+    (["sweep.gpus_per_trial=2.5"], "whole number"),
+    (["sweep.gpus_per_trial=4", "sweep.workers_per_trial=2"], "one per data-parallel worker"),
 ])
-def test_sweep_mistakes_are_one_line(tmp_path: Path, override: str, message: str) -> None:
+def test_sweep_mistakes_are_one_line(tmp_path: Path, overrides: list[str], message: str) -> None:
     from harness.errors import HarnessError
     from harness.sweep.driver import check_sweep
 
-    cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path}", override])
+    cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path}", *overrides])
     with pytest.raises(HarnessError, match=message):
         check_sweep(cfg)
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from harness.config import ExperimentConfig
 from harness.errors import HarnessError
+from harness.sweep.data_parallel import tune_resources, workers_per_trial
 from harness.tracking import trial_key
 
 VARIANT_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # they become run names, folder names, filter values
@@ -72,8 +73,10 @@ def absolute_base(cfg: ExperimentConfig) -> dict[str, Any]:
 
 def check_sweep(cfg: ExperimentConfig) -> None:
     """User mistakes a sweep finds before starting anything (one line each)."""
-    if cfg.sweep.gpus_per_trial > 1:
-        raise HarnessError("sweep.gpus_per_trial > 1 (data-parallel trials through Ray Train) is not supported yet")
+    gpus, workers = cfg.sweep.gpus_per_trial, workers_per_trial(cfg)
+    if gpus > 1 and (gpus != int(gpus) or gpus / workers > 1):
+        raise HarnessError(f"sweep.gpus_per_trial={gpus:g} with sweep.workers_per_trial={workers}: a trial on several "
+                           "GPUs takes a whole number of them, one per data-parallel worker")
     bad = [v for v in cfg.sweep.variants if not VARIANT_NAME.fullmatch(v)]
     if bad:
         raise HarnessError(f"sweep.variants: names may use letters, digits, '_', '.', '-' only; got {bad}")
@@ -135,6 +138,7 @@ def init_ray(address: str | None, cfg: ExperimentConfig) -> str | None:
             raise HarnessError(f"cannot connect to the Ray cluster at {address}: {exc}") from None
         return None
     parent = os.environ.get("RAY_TMPDIR", "/tmp")  # keep it short: Ray's socket paths live here
+    Path(parent).mkdir(parents=True, exist_ok=True)
     temp_dir = tempfile.mkdtemp(prefix="ray-", dir=parent)
     ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
              _temp_dir=temp_dir, runtime_env=runtime_env)
@@ -147,7 +151,7 @@ def _trainable(cfg: ExperimentConfig, base: dict[str, Any], folder: Path):
     from harness.sweep.trial import sweep_trainable
 
     fn = tune.with_parameters(sweep_trainable, base=base, sweep_dir=str(folder))
-    return tune.with_resources(fn, {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial})
+    return tune.with_resources(fn, tune_resources(cfg))
 
 
 def _tuner(cfg: ExperimentConfig, base: dict[str, Any], folder: Path, callback: Any, resume: bool, verbose: int):

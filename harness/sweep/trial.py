@@ -124,13 +124,17 @@ def sweep_trainable(config: dict[str, Any], base: dict[str, Any], sweep_dir: str
     from ray import tune
 
     from harness.evaluation import run_trial
+    from harness.sweep.data_parallel import run_trial_data_parallel, workers_per_trial
 
     variant, seed = config["variant"], int(config["seed"])
     cfg = trial_config(base, variant, seed)
     key, folder = trial_key(variant, seed), trial_dir(Path(sweep_dir), variant, seed)
-    torch.set_num_threads(max(1, int(cfg.sweep.cpus_per_trial)))
     attempt = next_attempt(folder)
-    outcome = run_trial(cfg, folder, on_step=StepReporter(cfg, folder, key, attempt))
+    if workers_per_trial(cfg) > 1:  # data-parallel on Ray Train workers (harness/sweep/data_parallel.py)
+        outcome = run_trial_data_parallel(cfg, folder, key, attempt)
+    else:
+        torch.set_num_threads(max(1, int(cfg.sweep.cpus_per_trial)))
+        outcome = run_trial(cfg, folder, on_step=StepReporter(cfg, folder, key, attempt))
     final = {"step": outcome.steps, "attempt": attempt, "trial_done": 1, "start_step": outcome.start_step,
              "results_json": json.dumps(outcome.results), **{f"final/{k}": v for k, v in outcome.metrics().items()}}
     tune.report(final, checkpoint=final_checkpoint(folder, outcome))

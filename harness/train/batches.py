@@ -10,6 +10,7 @@ from harness.config import ExperimentConfig
 from harness.data.dataset import ClipDataset
 from harness.data.synth import ensure_dataset
 from harness.errors import HarnessError
+from harness.train.distributed import rank_seed
 
 
 class TrainingBatches:
@@ -28,9 +29,9 @@ class TrainingBatches:
             except HarnessError:
                 self.portrait = None  # a dataset without portraits: HPA has nothing to add
 
-    def batch(self, step: int) -> dict:
-        """The collated batch of training step `step` (B = train.batch_size)."""
-        rng = np.random.default_rng([self.cfg.train.seed, step])
+    def batch(self, step: int, rank: int = 0) -> dict:
+        """The collated batch of training step `step` (B = train.batch_size) for data-parallel rank `rank`."""
+        rng = np.random.default_rng(rank_seed(self.cfg.train.seed, step, rank))
         items = []
         for _ in range(self.cfg.train.batch_size):
             use_portrait = self.portrait is not None and rng.random() < self.cfg.data.hpa.portrait_ratio

@@ -17,6 +17,7 @@ from harness.train.apdh import apdh_phase_at
 from harness.train.batches import TrainingBatches
 from harness.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from harness.train.conditions import Conditions, build_conditions
+from harness.train.distributed import barrier, rank_generator, unwrap, world, wrap_data_parallel
 from harness.train.objective import make_scheduler
 from harness.train.step import compute_loss
 
@@ -53,7 +54,8 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
     (tuning evaluates trials at such intermediate steps).
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(cfg.to_yaml())
+    if world()[0] == 0:
+        (run_dir / "config.yaml").write_text(cfg.to_yaml())
     device = resolve_device(cfg)
     torch.manual_seed(cfg.train.seed)  # model initialisation
     model, codec = build_model(cfg, audio_dim=audio_feature_shape(cfg.model.audio_encoder)[1])
@@ -63,6 +65,8 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
         [p for p in model.parameters() if p.requires_grad], lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
     )
     start = _resume(run_dir / "checkpoints", model, optimizer, cfg)
+    rank, _ = world()  # several ranks: one trainer per Ray Train worker (harness/train/distributed.py)
+    model = wrap_data_parallel(model, device)
     batches = TrainingBatches(cfg)
     scheduler = make_scheduler()
     history: list[dict[str, float]] = []
@@ -71,9 +75,9 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
     ckpt = latest_checkpoint(run_dir / "checkpoints")
     for step in bar:
         t0 = time.perf_counter()
-        generator = step_generator(cfg.train.seed, step)
+        generator = step_generator(cfg.train.seed, step) if rank == 0 else rank_generator(cfg.train.seed, step, rank)
         phase = apdh_phase_at(cfg.model.apdh, step, cfg.train.steps)
-        cond = _to_device(build_conditions(batches.batch(step), phase, cfg, generator), device)
+        cond = _to_device(build_conditions(batches.batch(step, rank), phase, cfg, generator), device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.mixed_precision == "bf16"):
             loss, logs = compute_loss(model, codec, scheduler, cond, cfg, generator)
         optimizer.zero_grad(set_to_none=True)
@@ -85,7 +89,11 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
         if on_step is not None:
             on_step(step + 1, logs)
         if (step + 1) % cfg.train.checkpoint_every == 0 or step + 1 in (cfg.train.steps, stop):
-            ckpt = _save(run_dir / "checkpoints", step + 1, model, optimizer, cfg)
+            if rank == 0:  # one writer; the other ranks hold the same weights (DDP)
+                ckpt = _save(run_dir / "checkpoints", step + 1, unwrap(model), optimizer, cfg)
+    barrier()  # with several ranks: rank 0 has saved the last step before anyone goes on
+    if rank > 0:
+        ckpt = latest_checkpoint(run_dir / "checkpoints")
     assert ckpt is not None  # the last step always saves; a finished run resumed from its checkpoint
     final = history[-1] if history else {}
     return TrainResult(run_dir=run_dir, checkpoint=ckpt, steps=max(stop, start), final=final, history=history)

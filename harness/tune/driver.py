@@ -22,6 +22,7 @@ from typing import Any
 
 from harness.config import ExperimentConfig
 from harness.errors import HarnessError
+from harness.sweep.data_parallel import workers_per_trial
 from harness.sweep.driver import absolute_base, check_local_resources, dataset_hash, init_ray
 from harness.tune.export import Exported, export_best
 from harness.tune.space import SearchSpace, check_space
@@ -64,8 +65,9 @@ def check_tune(cfg: ExperimentConfig, address: str | None) -> None:
     check_name(cfg)
     check_objectives(cfg)
     check_space(cfg)
-    if cfg.sweep.gpus_per_trial > 1:
-        raise HarnessError("sweep.gpus_per_trial > 1 (data-parallel trials through Ray Train) is not supported yet")
+    if workers_per_trial(cfg) > 1:
+        raise HarnessError("sweep.gpus_per_trial / sweep.workers_per_trial > 1: data-parallel trials run under "
+                           "`harness sweep`; `harness tune` trains each trial in one process (not supported yet)")
     if not address:
         check_local_resources(cfg)
 

@@ -1,0 +1,108 @@
+"""A trial on several workers (issue: "a trial that needs several GPUs runs data-parallel
+through Ray Train inside the trial").
+
+The Tune trial starts a Ray Train `TorchTrainer` with `workers_per_trial(cfg)` workers; each
+runs the same `train()` (DDP, harness/train/distributed.py) on the trial's stable folder, so a
+retried trial resumes from the trainer's newest checkpoint exactly as a one-worker trial does.
+Rank 0 then samples and evaluates, and writes the outcome to the folder; the Tune trial reads
+it back and reports it like any other trial. Every rank reports its step metrics to Ray Train
+(a collective call); `TuneReportCallback` forwards rank 0's to Tune, hence to MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from harness.config import ExperimentConfig
+
+OUTCOME_FILE = "outcome.json"
+DRIVER_CPU = 0.01  # the Tune trial's own share of sweep.cpus_per_trial while Ray Train's workers run
+
+
+def workers_per_trial(cfg: ExperimentConfig) -> int:
+    """sweep.workers_per_trial, or one worker per whole GPU of sweep.gpus_per_trial."""
+    return cfg.sweep.workers_per_trial or max(1, int(cfg.sweep.gpus_per_trial))
+
+
+def tune_resources(cfg: ExperimentConfig) -> dict[str, float]:
+    """What the Tune trial itself reserves: everything for one worker; a small share of a CPU
+    when Ray Train's workers reserve the trial's CPUs and GPUs themselves."""
+    if workers_per_trial(cfg) == 1:
+        return {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial}
+    return {"cpu": DRIVER_CPU, "gpu": 0.0}
+
+
+def worker_resources(cfg: ExperimentConfig) -> dict[str, float]:
+    """Each Ray Train worker's share: the trial's GPUs and the rest of its CPUs, split evenly."""
+    workers = workers_per_trial(cfg)
+    cpus = max(cfg.sweep.cpus_per_trial - DRIVER_CPU, DRIVER_CPU)
+    return {"CPU": cpus / workers, "GPU": cfg.sweep.gpus_per_trial / workers}
+
+
+class WorkerReporter:
+    """The trainer's step hook inside a Ray Train worker: every rank reports at the same steps
+    (ray.train.report is collective); only rank 0 fires the failure-injection test hook."""
+
+    def __init__(self, cfg: ExperimentConfig, folder: Path, key: str, attempt: int, rank: int) -> None:
+        from harness.sweep.trial import _fail_step
+
+        self.cfg, self.folder, self.key, self.attempt, self.rank = cfg, folder, key, attempt, rank
+        self.fail_at = _fail_step(key, folder) if rank == 0 else None
+
+    def __call__(self, step: int, logs: dict[str, float]) -> None:
+        import ray.train
+
+        from harness.sweep.trial import FAIL_ONCE_ENV, InjectedFailure
+
+        if step % self.cfg.train.log_every == 0 or step == self.cfg.train.steps:
+            ray.train.report({"step": step, "attempt": self.attempt, **{f"train/{k}": float(v) for k, v in logs.items()}})
+        if self.fail_at is not None and step >= self.fail_at:
+            (self.folder / "injected_failure").write_text(str(step))
+            raise InjectedFailure(f"{FAIL_ONCE_ENV}: injected failure of {self.key} after step {step}")
+
+
+def _worker_loop(config: dict[str, Any]) -> None:
+    """One Ray Train worker: DDP training; rank 0 then evaluates and writes the outcome."""
+    import ray.train
+    import torch
+
+    from harness.config_load import load_dict
+    from harness.evaluation import checkpoint_step, finish_trial
+    from harness.train.trainer import train
+
+    cfg, folder = load_dict(config["cfg"]), Path(config["folder"])
+    rank = ray.train.get_context().get_world_rank()
+    torch.set_num_threads(max(1, int(config["threads"])))
+    hook = WorkerReporter(cfg, folder, config["key"], config["attempt"], rank)
+    start = checkpoint_step(folder)
+    result = train(cfg, folder, on_step=hook, progress=False)  # returns once rank 0 has saved the last step
+    if rank == 0:
+        outcome = finish_trial(cfg, folder, result.checkpoint, start, result.steps)
+        (folder / OUTCOME_FILE).write_text(json.dumps(asdict(outcome), default=str, indent=1) + "\n")
+
+
+def run_trial_data_parallel(cfg: ExperimentConfig, folder: Path, key: str, attempt: int):
+    """Train on workers_per_trial(cfg) Ray Train workers, then return rank 0's TrialOutcome."""
+    from ray.train import FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    from harness.evaluation import TrialOutcome
+
+    workers, per_worker = workers_per_trial(cfg), worker_resources(cfg)
+    (folder / OUTCOME_FILE).unlink(missing_ok=True)
+    trainer = TorchTrainer(
+        _worker_loop,
+        train_loop_config={"cfg": cfg.to_dict(), "folder": str(folder), "key": key, "attempt": attempt,
+                           "threads": round(per_worker["CPU"])},
+        scaling_config=ScalingConfig(num_workers=workers, use_gpu=per_worker["GPU"] > 0, resources_per_worker=per_worker),
+        run_config=RunConfig(name=f"ray_train_attempt{attempt}", storage_path=str(folder / "ray_train"),
+                             failure_config=FailureConfig(max_failures=0), callbacks=[TuneReportCallback()]),
+    )
+    trainer.fit()  # raises when a worker fails: Tune retries the trial, which resumes from the folder
+    raw = json.loads((folder / OUTCOME_FILE).read_text())
+    return TrialOutcome(results=raw["results"], checkpoint=Path(raw["checkpoint"]), start_step=raw["start_step"],
+                        steps=raw["steps"], samples=[Path(p) for p in raw["samples"]], frames=[Path(p) for p in raw["frames"]])
