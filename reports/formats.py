@@ -107,8 +107,8 @@ def html_table(table: Table) -> str:
                         f"{html.escape(table.sections[index])}</td></tr>")
         body.append("<tr>" + "".join(_html_cell(c, "td", a) for c, a in zip(row, table.align)) + "</tr>")
     notes = "".join(f"<li>{html.escape(n.text)}</li>" for n in table.notes)
-    return (f'<table class="report" id="{table.key}"><caption>{html.escape(table.title)}</caption>'
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f'<div class="scroll"><table class="report" id="{table.key}"><caption>{html.escape(table.title)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
             + (f'<ul class="notes">{notes}</ul>' if notes else ""))
 
 

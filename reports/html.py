@@ -17,6 +17,7 @@ CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1200px;
  color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
+div.scroll{overflow-x:auto}
 table.report{border-collapse:collapse;margin:0.5em 0;font-size:0.9em}
 table.report caption{text-align:left;font-weight:600;padding:0.3em 0}
 table.report th,table.report td{padding:0.3em 0.7em;border-bottom:1px solid #e4e4e4;white-space:nowrap}
