@@ -30,9 +30,9 @@ def mlflow_runs(runs: Path, experiment: str = "smoke") -> list:
     return client.search_runs([exp.experiment_id], max_results=1000)
 
 
-def split_runs(all_runs: list) -> tuple[list, dict[str, list]]:
-    """(parent runs, {trial_key: [child runs]})."""
-    parents = [r for r in all_runs if r.data.tags.get("harness.role") == "sweep"]
+def split_runs(all_runs: list, parent_role: str = "sweep") -> tuple[list, dict[str, list]]:
+    """(parent runs of that role, {trial_key: [child runs]})."""
+    parents = [r for r in all_runs if r.data.tags.get("harness.role") == parent_role]
     children: dict[str, list] = {}
     for r in all_runs:
         if r.data.tags.get("harness.role") == "trial":

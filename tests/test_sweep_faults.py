@@ -4,60 +4,28 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.driver_process import crashing_driver, wait_for
 from tests.mlflow_server import migrated_store, mlflow_server
 from tests.test_sweep import loss_steps, mlflow_runs, split_runs, tiny_args
-
-
-def _wait_for(predicate, timeout: float, proc: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if proc.poll() is not None:
-            raise AssertionError(f"sweep ended (rc {proc.returncode}) before {what}")
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow
 def test_sigkilled_sweep_resumes_with_one_run_per_trial(tmp_path: Path, run_cli) -> None:
     args = tiny_args(tmp_path, "sweep.max_concurrent=1")
-    ray_tmp = Path(tempfile.mkdtemp(prefix="rk-", dir="/tmp"))  # a killed driver cannot remove its Ray temp dir
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "TUNE_GLOBAL_CHECKPOINT_S": "1", "RAY_TMPDIR": str(ray_tmp)}
-    log = open(tmp_path / "driver.log", "w")
-    driver = subprocess.Popen([sys.executable, "-m", "harness.cli", "sweep", *args], cwd=REPO, env=env,
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def second_trial_training() -> bool:
         found = list((tmp_path / "sweeps").glob("*/trials/*/checkpoints/step_0000002.pt"))
         done = list((tmp_path / "sweeps").glob("*/trials/*/metrics.json"))
         return len(done) == 1 and len(found) == 2
 
-    try:
-        _wait_for(second_trial_training, 300, driver, "the second trial's first checkpoint")
+    with crashing_driver(["sweep", *args], tmp_path / "driver.log") as driver:
+        wait_for(second_trial_training, 300, driver, "the second trial's first checkpoint")
         time.sleep(2)  # Tune has recorded the first trial as finished
-    finally:
-        driver.send_signal(signal.SIGKILL)  # the driver alone first, as a crash would
-        driver.wait()
-        time.sleep(1)
-        try:
-            os.killpg(driver.pid, signal.SIGKILL)  # then anything of its session that outlived it
-        except ProcessLookupError:
-            pass
-        log.close()
-        shutil.rmtree(ray_tmp, ignore_errors=True)
     trials = next((tmp_path / "sweeps").glob("*/trials"))
     finished = next(p.parent.name for p in trials.glob("*/metrics.json"))
     ckpt_before = {p.name: p.stat().st_mtime_ns for p in (trials / finished / "checkpoints").iterdir()}

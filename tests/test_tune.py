@@ -8,17 +8,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import EXPERIMENTS, REPO
-from tests.test_sweep import TINY
+from tests.driver_process import crashing_driver, wait_for
+from tests.test_sweep import TINY, split_runs
 
 STUDY = "tune_schedule"
 SINGLE = ["tune.eval_every=2", "tune.objectives=[{metric: ssim, direction: maximize}]"]
@@ -48,13 +47,7 @@ def study_runs(runs: Path) -> tuple[list, dict[str, list]]:
 
     client = MlflowClient(f"sqlite:///{runs}/mlflow.db")
     exp = client.get_experiment_by_name(STUDY)
-    runs_ = client.search_runs([exp.experiment_id], max_results=1000)
-    parents = [r for r in runs_ if r.data.tags.get("harness.role") == "study"]
-    children: dict[str, list] = {}
-    for r in runs_:
-        if r.data.tags.get("harness.role") == "trial":
-            children.setdefault(r.data.tags["trial_key"], []).append(r)
-    return parents, children
+    return split_runs(client.search_runs([exp.experiment_id], max_results=1000), parent_role="study")
 
 
 @pytest.fixture(scope="module")
@@ -121,34 +114,15 @@ def test_exported_config_validates_and_trains_as_it_is(tiny_study: tuple[Path, d
 @pytest.mark.slow
 def test_sigkilled_study_resumes_without_duplicate_trials(tmp_path: Path) -> None:
     args = tune_args(tmp_path, "tune.trials=3", "tune.max_concurrent=1", *PARETO)
-    ray_tmp = Path(tempfile.mkdtemp(prefix="rk-", dir="/tmp"))  # a killed driver cannot remove its Ray temp dir
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "TUNE_GLOBAL_CHECKPOINT_S": "1", "RAY_TMPDIR": str(ray_tmp)}
-    log = open(tmp_path / "driver.log", "w")
-    driver = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], cwd=REPO, env=env, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
 
     def second_trial_training() -> bool:
         done = list((tmp_path / "tune").glob("*/trials/*/metrics.json"))
         started = list((tmp_path / "tune").glob("*/trials/*/checkpoints/step_0000002.pt"))
         return len(done) == 1 and len(started) == 2
 
-    try:
-        deadline = time.monotonic() + 300
-        while not second_trial_training():
-            assert driver.poll() is None, f"driver ended (rc {driver.returncode}) before the kill"
-            assert time.monotonic() < deadline, "timed out waiting for the second trial"
-            time.sleep(0.5)
+    with crashing_driver(args, tmp_path / "driver.log") as driver:
+        wait_for(second_trial_training, 300, driver, "the second trial")
         time.sleep(2)  # Tune and Optuna have recorded the first trial as finished
-    finally:
-        driver.send_signal(signal.SIGKILL)  # the driver alone first, as a crash would
-        driver.wait()
-        time.sleep(1)
-        try:
-            os.killpg(driver.pid, signal.SIGKILL)  # then anything of its session that outlived it
-        except ProcessLookupError:
-            pass
-        log.close()
-        shutil.rmtree(ray_tmp, ignore_errors=True)
     before = optuna_trials(tmp_path)
     assert [t.state.name for t in before][:1] == ["COMPLETE"] and "RUNNING" in {t.state.name for t in before}
     trials_dir = next((tmp_path / "tune").glob("*/trials"))
