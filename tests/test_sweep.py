@@ -85,6 +85,8 @@ def test_sweep_runs_trials_and_retries_a_failed_one_from_its_checkpoint(tmp_path
     assert "injected failure" in retried.data.tags["last_error"]
     assert clean.data.tags["attempts"] == "1" and clean.data.tags["resumed_from_step"] == "0"
     assert retried.data.tags["hpa"] == "false" and clean.data.tags["hpa"] == "true"
+    assert retried.data.tags["mlflow.note.content"] == "`wo_hpa` (seed 0): `data.hpa.enabled=false`"  # UI Description
+    assert "| wo_hpa | `data.hpa.enabled=false` |" in parents[0].data.tags["mlflow.note.content"]
     assert loss_steps(tmp_path, clean.info.run_id) == [1, 2, 3, 4]
     assert loss_steps(tmp_path, retried.info.run_id) == [1, 2, 3, 3, 4]  # step 3 again after the retry
     trial_dir = Path(summary["folder"]) / "trials" / "wo_hpa-s0"

@@ -17,7 +17,14 @@ from ray.tune import Callback
 
 from harness.config import ExperimentConfig
 from harness.config_load import load_dict
-from harness.tracking import Tracker, git_commit, trial_key
+from harness.tracking import Tracker, flatten, git_commit, trial_key
+
+NOTE_TAG = "mlflow.note.content"  # shown by the MLflow UI as the run's Description
+
+
+def variant_change(diff: dict[str, Any]) -> str:
+    """A variant's config diff in one line: 'model.apdh.enabled=false' (or 'none' for the baseline)."""
+    return ", ".join(f"`{k}={v}`" for k, v in flatten(diff).items()) or "none (the experiment as it is)"
 
 
 class MlflowSweepCallback(Callback):
@@ -59,6 +66,13 @@ class MlflowSweepCallback(Callback):
                 "seeds": ",".join(map(str, cfg.sweep.seeds))}
         params = {"sweep.variants": json.dumps(cfg.sweep.variants, sort_keys=True)[:6000],
                   "sweep.seeds": json.dumps(cfg.sweep.seeds)}
+        lines = [f"Ablation sweep of `{cfg.name}`: {len(cfg.sweep.variants)} variants x seeds "
+                 f"{cfg.sweep.seeds}, baseline `{cfg.sweep.baseline}`.", "",
+                 "| variant | change against the experiment |", "|---|---|"]
+        lines += [f"| {v} | {variant_change(diff)} |" for v, diff in cfg.sweep.variants.items()]
+        lines += ["", "Compare: select the child runs, press Compare, and put `variant` on the axis; "
+                  "`harness report` writes the tables and plots."]
+        tags[NOTE_TAG] = "\n".join(lines)  # the run's Description in the MLflow UI
         return tags, params
 
     def base_hash(self) -> str:
@@ -92,7 +106,8 @@ class MlflowSweepCallback(Callback):
         """Tags of a new child run (the tracker adds trial_key, seed, config hash and switch tags)."""
         variant = trial.config["variant"]
         return {"variant": variant, "git_commit": git_commit(), "dataset_hash": self.dataset_hash,
-                "sweep_name": self.sweep_name, "baseline": str(variant == cfg.sweep.baseline).lower()}
+                "sweep_name": self.sweep_name, "baseline": str(variant == cfg.sweep.baseline).lower(),
+                NOTE_TAG: f"`{variant}` (seed {cfg.train.seed}): {variant_change(cfg.sweep.variants[variant])}"}
 
     def trial_params(self, trial: Any, cfg: ExperimentConfig) -> dict[str, str]:
         """Params of a new child run besides its resolved config."""
