@@ -22,6 +22,7 @@ from harness.errors import HarnessError
 PARENT_TAG = "mlflow.parentRunId"
 SWEEP_TAG = "harness.sweep_id"
 TRIAL_TAG = "trial_key"
+KIND_TAG = "mlflow.experimentKind"  # the MLflow UI's experiment type: runs page, not GenAI traces
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a param value
 SKIPPED_PARAM_PREFIXES = ("sweep.variants", "tune.space")  # logged on the parent (they are the sweep, not the trial)
 
@@ -126,9 +127,14 @@ class Tracker:
     def _experiment(self, name: str, location: str | None) -> str:
         try:
             found = self.client.get_experiment_by_name(name)
-            if found is not None:
-                return found.experiment_id
-            return self.client.create_experiment(name, artifact_location=location)
+            if found is None:
+                experiment_id = self.client.create_experiment(name, artifact_location=location)
+            else:
+                experiment_id = found.experiment_id
+            if found is None or KIND_TAG not in found.tags:
+                # MLflow 3 opens an untagged experiment on its GenAI (traces) page; runs are what we have
+                self.client.set_experiment_tag(experiment_id, KIND_TAG, "custom_model_development")
+            return experiment_id
         except Exception as exc:  # noqa: BLE001  unreachable server, bad URI: one clear line
             raise HarnessError(f"MLflow at {self.uri}: cannot open experiment {name!r} ({exc.__class__.__name__}: {exc})") from None
 

@@ -30,7 +30,12 @@ def test_ui_refuses_a_server_uri(tmp_path: Path, run_cli) -> None:
 
 @pytest.mark.slow
 def test_ui_serves_the_default_store_on_localhost(tmp_path: Path) -> None:
-    migrated_store(tmp_path)  # tmp_path/mlflow.db: an empty, migrated default store
+    migrated_store(tmp_path)  # tmp_path/mlflow.db: a migrated default store ...
+    from harness.config_load import load
+    from harness.tracking import KIND_TAG, Tracker
+
+    tracker = Tracker(load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path}"]))  # ... with the experiment
+    assert tracker.client.get_experiment(tracker.experiment_id).tags[KIND_TAG] == "custom_model_development"
     port = free_port()
     cmd = [sys.executable, "-m", "harness.cli", "ui", str(EXPERIMENTS / "smoke.yaml"), f"paths.runs={tmp_path}",
            "--port", str(port)]
@@ -53,3 +58,6 @@ def test_ui_serves_the_default_store_on_localhost(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+    # the printed link opens the runs table ("Model training"), not MLflow 3's GenAI traces page
+    runs_page = f"http://127.0.0.1:{port}/#/experiments/{tracker.experiment_id}/runs?workflowType=machine_learning"
+    assert runs_page in proc.stderr.read().decode()

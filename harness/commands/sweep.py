@@ -82,5 +82,15 @@ def ui_command(
         raise HarnessError(f"{db}: no MLflow store yet; run `harness sweep` first")
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     cmd = [str(mlflow_bin), "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
-    typer.echo(f"MLflow UI on http://{host}:{port} (Ctrl-C stops it)", err=True)
+    typer.echo(f"MLflow UI on {_runs_page(cfg, f'http://{host}:{port}')} (Ctrl-C stops it)", err=True)
     sys.exit(subprocess.call(cmd, env=dict(os.environ)))
+
+
+def _runs_page(cfg, base: str) -> str:
+    """The experiment's runs table in MLflow 3's "Model training" view (its default is GenAI traces)."""
+    from mlflow.tracking import MlflowClient
+
+    from harness.tracking import experiment_name, tracking_uri
+
+    found = MlflowClient(tracking_uri(cfg)).get_experiment_by_name(experiment_name(cfg))
+    return f"{base}/#/experiments/{found.experiment_id}/runs?workflowType=machine_learning" if found else base
