@@ -47,21 +47,18 @@ class WorkerReporter:
     (ray.train.report is collective); only rank 0 fires the failure-injection test hook."""
 
     def __init__(self, cfg: ExperimentConfig, folder: Path, key: str, attempt: int, rank: int) -> None:
-        from harness.sweep.trial import _fail_step
+        from harness.sweep.trial import FailOnce
 
-        self.cfg, self.folder, self.key, self.attempt, self.rank = cfg, folder, key, attempt, rank
-        self.fail_at = _fail_step(key, folder) if rank == 0 else None
+        self.cfg, self.attempt = cfg, attempt
+        self.fail_once = FailOnce(key, folder) if rank == 0 else None
 
     def __call__(self, step: int, logs: dict[str, float]) -> None:
         import ray.train
 
-        from harness.sweep.trial import FAIL_ONCE_ENV, InjectedFailure
-
         if step % self.cfg.train.log_every == 0 or step == self.cfg.train.steps:
             ray.train.report({"step": step, "attempt": self.attempt, **{f"train/{k}": float(v) for k, v in logs.items()}})
-        if self.fail_at is not None and step >= self.fail_at:
-            (self.folder / "injected_failure").write_text(str(step))
-            raise InjectedFailure(f"{FAIL_ONCE_ENV}: injected failure of {self.key} after step {step}")
+        if self.fail_once is not None:
+            self.fail_once.check(step)
 
 
 def _worker_loop(config: dict[str, Any]) -> None:

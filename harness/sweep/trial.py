@@ -49,7 +49,7 @@ class StepReporter:
     def __init__(self, cfg: ExperimentConfig, folder: Path, key: str, attempt: int) -> None:
         self.cfg, self.folder, self.key, self.attempt = cfg, folder, key, attempt
         self.last_ckpt: Path | None = None
-        self.fail_at = _fail_step(key, folder)
+        self.fail_once = FailOnce(key, folder)
 
     def __call__(self, step: int, logs: dict[str, float]) -> None:
         from ray import tune
@@ -64,18 +64,22 @@ class StepReporter:
         if due or checkpoint is not None:
             metrics = {"step": step, "attempt": self.attempt, **{f"train/{k}": float(v) for k, v in logs.items()}}
             tune.report(metrics, checkpoint=checkpoint)
-        if self.fail_at is not None and step >= self.fail_at:
-            (self.folder / "injected_failure").write_text(str(step))
+        self.fail_once.check(step)
+
+
+class FailOnce:
+    """The FAIL_ONCE_ENV test hook for one trial: raise once, after its step; a marker file in
+    the trial folder keeps the retried attempt from raising again."""
+
+    def __init__(self, key: str, folder: Path) -> None:
+        self.key, self.marker = key, folder / "injected_failure"
+        target, _, step = os.environ.get(FAIL_ONCE_ENV, "").rpartition(":")
+        self.at = int(step) if target == key and not self.marker.exists() else None
+
+    def check(self, step: int) -> None:
+        if self.at is not None and step >= self.at:
+            self.marker.write_text(str(step))
             raise InjectedFailure(f"{FAIL_ONCE_ENV}: injected failure of {self.key} after step {step}")
-
-
-def _fail_step(key: str, folder: Path) -> int | None:
-    """The step at which the FAIL_ONCE_ENV hook fires for this trial (None: never / already did)."""
-    spec = os.environ.get(FAIL_ONCE_ENV, "")
-    target, _, step = spec.rpartition(":")
-    if target != key or (folder / "injected_failure").exists():
-        return None
-    return int(step)
 
 
 def pointer_checkpoint(folder: Path, ckpt: Path):
