@@ -2,8 +2,9 @@
 
 No external CSS, JS, fonts or images: the page is one file that opens offline and can be
 attached to a mail or an issue. The provenance stamp says where every number came from:
-the git commit that ran the sweep and the one that wrote the report, the MLflow tracking
-URI, experiment and run ids, the query that found the trials, the date and the dataset hash.
+the git commit that ran the sweep (or the tuning study) and the one that wrote the report,
+the MLflow tracking URI, experiment and run ids, the query that found the trials, the date
+and the dataset hash.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Provenance:
     dataset_hash: str
     config_hash: str
     child_run_ids: list[str] = field(default_factory=list)
+    kind: str = "sweep"  # "study": the sweep_* fields hold the tuning study's name, id and commit
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -63,11 +65,13 @@ def image_tag(path: Path, alt: str) -> str:
 
 
 def provenance_table(prov: Provenance) -> str:
+    kind = prov.kind
     rows = [
         ("generated (UTC)", prov.generated_utc), ("report git commit", prov.report_git_commit),
-        ("sweep git commit", prov.sweep_git_commit), ("MLflow tracking URI", prov.tracking_uri),
+        (f"{kind} git commit", prov.sweep_git_commit), ("MLflow tracking URI", prov.tracking_uri),
         ("experiment", f"{prov.experiment} (id {prov.experiment_id})"),
-        ("sweep", f"{prov.sweep_name} (sweep id {prov.sweep_id})"), ("parent run id", prov.parent_run_id),
+        (kind, f"{prov.sweep_name} ({kind} id {prov.sweep_id})"),
+        ("parent run id" if kind == "sweep" else f"{kind} run id", prov.parent_run_id),
         ("query", prov.query), ("dataset hash", prov.dataset_hash), ("config hash", prov.config_hash),
         ("child run ids", ", ".join(prov.child_run_ids) or "none"),
     ]

@@ -6,7 +6,9 @@ harness/tracking.py writes: a parent run per sweep (tags ``harness.role=sweep``,
 (``harness.role=trial``, ``trial_key``, ``variant``, ``seed``, ``baseline``), final metrics
 with ``<key>_backend`` / ``<key>_exact`` / ``<key>_missing`` tags, curves ``train/...``, and an
 ``error`` tag on FAILED runs. Trials of the sweep's grid that have no run are rows with status
-``NOT RUN``, so a report shows them instead of dropping them.
+``NOT RUN``, so a report shows them instead of dropping them. A tuning study (parent tagged
+``harness.role=study`` by harness/tune/callback.py, a child run per Optuna trial with tags
+``trial_number``, ``outcome``, ``optuna_state``, ``best``) is read by ``read_study``.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def find_sweep(store: Store, selector: str | None = None) -> Any:
     """The newest sweep parent run, or the one whose run id, sweep id, sweep name or run name is selector."""
     parents = search_all(store, SWEEP_FILTER, order_by=["attributes.start_time DESC"])
     if not parents:
-        study = " (it has a tuning study; reports of a study alone are not built yet)" \
+        study = " (it has a tuning study: report it without --sweep, or with --study)" \
             if search_all(store, STUDY_FILTER) else ""
         raise HarnessError(f"experiment {store.experiment!r} at {store.uri} has no sweep runs{study}; "
                            "run `harness sweep` first")
@@ -220,26 +222,87 @@ def study_objectives(study: Any, fallback: list[tuple[str, str]]) -> list[tuple[
     return found or fallback
 
 
-def load_study(store: Store, fallback: list[tuple[str, str]]) -> tuple[Any, pd.DataFrame, list[tuple[str, str]]] | None:
-    """The newest tuning study (a parent run tagged harness.role=study), its trials and objectives, or None.
+@dataclass
+class Study:
+    """One tuning study's parent run (harness.role=study) and its trials (one row per child run)."""
 
-    Trials are the study's child runs: columns ``number`` (tag ``trial_number`` where present,
-    else start order), ``state`` (tag ``outcome``, else the run status), ``run_id``, and one
-    column per objective metric (NaN where the trial has no final value, e.g. stopped early).
-    """
+    run: Any  # the parent run (mlflow.entities.Run)
+    objectives: list[tuple[str, str]]  # [(metric, "lower"|"higher")], the study's order
+    filter_string: str  # the query that found the trials
+    trials: pd.DataFrame  # STUDY_COLUMNS + per objective: value, <metric>_missing; sorted by trial number
+    params: dict[str, dict[str, str]] = field(default_factory=dict)  # run_id -> the trial's params
+
+    @property
+    def run_id(self) -> str:
+        return self.run.info.run_id
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self.run.data.tags)
+
+    @property
+    def name(self) -> str:
+        return self.run.info.run_name or self.run.data.tags.get("study") or self.run_id
+
+    @property
+    def tuned_keys(self) -> list[str]:
+        """The config keys the study samples (parent tag ``tuned_keys``), in the space's order."""
+        return _split(self.run.data.tags.get("tuned_keys"))
+
+
+VERDICT_TAGS = ["optuna_state", "best", "stopped_at_step", "error"]  # "" where a run lacks them
+STUDY_COLUMNS = ["number", "state", "run_id", "trial_key", "status", *VERDICT_TAGS]
+
+
+def find_study(store: Store, selector: str | None = None) -> Any | None:
+    """The newest study parent run (None when there is none), or the one whose run id, study id, study name
+    or run name is selector (a one-line error when there is no such study)."""
     studies = search_all(store, STUDY_FILTER, order_by=["attributes.start_time DESC"])
+    if selector is None:
+        return studies[0] if studies else None
     if not studies:
+        raise HarnessError(f"--study {selector}: experiment {store.experiment!r} at {store.uri} has no tuning "
+                           "study; run `harness tune` first")
+    for run in studies:
+        tags = run.data.tags
+        if selector in {run.info.run_id, run.info.run_name, tags.get(SWEEP_TAG), tags.get("study")}:
+            return run  # newest first: a study name run with several configs picks the newest
+    known = ", ".join(dict.fromkeys(r.info.run_name or r.info.run_id for r in studies[:10]))
+    raise HarnessError(f"--study {selector}: no such study in experiment {store.experiment!r} (newest: {known})")
+
+
+def read_study(store: Store, fallback: list[tuple[str, str]], selector: str | None = None) -> Study | None:
+    """The study find_study picks with its child runs as a frame, or None when the experiment has none.
+
+    Columns: ``number`` (tag ``trial_number``, else start order), ``state`` (tag ``outcome``,
+    else the run status), the run's id, trial key and status, the tags ``optuna_state`` and
+    ``best`` (Optuna's verdict, written when ``harness tune`` ends), ``stopped_at_step``,
+    ``error``, and per objective its final value (NaN when there is none, e.g. stopped early)
+    and ``<metric>_missing`` (why it could not be measured).
+    """
+    study = find_study(store, selector)
+    if study is None:
         return None
-    study = studies[0]
     objectives = study_objectives(study, fallback)
-    metrics = [m for m, _ in objectives]
-    children = search_all(store, f"tags.`{PARENT_TAG}` = '{study.info.run_id}'", order_by=["attributes.start_time ASC"])
-    rows = []
-    for index, run in enumerate(children):
+    query = f"tags.`{PARENT_TAG}` = '{study.info.run_id}'"
+    rows, params = [], {}
+    for index, run in enumerate(search_all(store, query, order_by=["attributes.start_time ASC"])):
         tags = run.data.tags
         row = {"number": int(tags.get("trial_number", index)), "state": tags.get("outcome", run.info.status),
-               "run_id": run.info.run_id}
-        row.update({m: float(run.data.metrics.get(m, math.nan)) for m in metrics})
+               "run_id": run.info.run_id, "trial_key": tags.get(TRIAL_TAG, run.info.run_name or ""),
+               "status": run.info.status, **{k: tags.get(k, "") for k in VERDICT_TAGS}}
+        for metric, _ in objectives:
+            row[metric] = float(run.data.metrics.get(metric, math.nan))
+            row[f"{metric}_missing"] = tags.get(f"{metric}_missing", "")
         rows.append(row)
-    frame = pd.DataFrame(rows, columns=["number", "state", "run_id", *metrics])
-    return study, frame.sort_values("number", kind="stable").reset_index(drop=True), objectives
+        params[run.info.run_id] = dict(run.data.params)
+    columns = STUDY_COLUMNS + [c for m, _ in objectives for c in (m, f"{m}_missing")]
+    frame = pd.DataFrame(rows, columns=columns).sort_values("number", kind="stable").reset_index(drop=True)
+    return Study(study, objectives, query, frame, params)
+
+
+def load_study(store: Store, fallback: list[tuple[str, str]],
+               selector: str | None = None) -> tuple[Any, pd.DataFrame, list[tuple[str, str]]] | None:
+    """(parent run, trials frame, objectives) of read_study, or None: what the study plots need."""
+    study = read_study(store, fallback, selector)
+    return None if study is None else (study.run, study.trials, study.objectives)
