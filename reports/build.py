@@ -1,12 +1,17 @@
-"""`build_report`: one sweep in MLflow -> tables (md, tex, csv), PNG plots and the HTML page in a folder.
+"""`build_report`: one sweep in MLflow -> tables (md, tex, csv), PNG plots and the HTML page in a folder;
+`build_study_report`: the same for a tuning study alone.
 
-Files written to ``out`` (flat):
+Files ``build_report`` writes to ``out`` (flat):
     ablation.md / ablation.tex / ablation.csv   the ablation and comparison tables (--format)
     trials.csv                                  one row per trial (with csv): run id, status, values, backends
     bars_<metric>.png, loss_curves.png, apdh_schedule.png
     study_history.png, study_pareto.png         when a tuning study (harness.role=study) exists
     index.html                                  the self-contained page (with html)
     provenance.json                             where the numbers came from (always)
+
+``build_study_report`` writes study.md / study.tex / study.csv (one row per Optuna trial,
+reports/study.py), the study plots, index.html and provenance.json. ``report_kind`` picks
+which one `harness report` builds.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from reports import formats, plots
 from reports.html import Provenance, page
 from reports.labels import metric_info, variant_label
 from reports.paper import paper_rows
-from reports.query import Store, Sweep, load_study, load_sweep, metric_history, open_store
+from reports.query import (STUDY_FILTER, SWEEP_FILTER, Store, Study, Sweep, load_study, load_sweep, metric_history,
+                           open_store, read_study, search_all)
 from reports.schedule import schedules
 from reports.stats import compare, summarize, trial_counts
+from reports.study import state_counts, study_frame, study_plots, study_table
 from reports.tables import AblationData, ablation_table, comparison_table
 
 
@@ -38,6 +45,18 @@ class ReportFiles:
     index: Path | None = None
     variants: list[str] = field(default_factory=list)
     failed_trials: int = 0
+
+
+@dataclass
+class StudyReportFiles:
+    """What build_study_report wrote."""
+
+    out: Path
+    study: str
+    run_id: str
+    files: list[Path] = field(default_factory=list)
+    index: Path | None = None
+    states: dict[str, int] = field(default_factory=dict)  # Optuna state -> trials
 
 
 def parse_formats(text: str) -> list[str]:
@@ -74,12 +93,28 @@ def ablation_data(sweep: Sweep, experiment: str, baseline: str, paper_csv: Path 
     return data
 
 
+def report_kind(store: Store, sweep_selector: str | None = None, study_selector: str | None = None) -> str:
+    """"study" with --study, or when the experiment has a tuning study but no sweep; else "sweep".
+
+    A sweep wins when both exist (its report adds the study's plots); with neither, the sweep
+    path's one-line error says so.
+    """
+    if study_selector is not None:
+        if sweep_selector is not None:
+            raise HarnessError("--sweep and --study: a report is of one sweep or one study; give only one")
+        return "study"
+    if sweep_selector is None and not search_all(store, SWEEP_FILTER) and search_all(store, STUDY_FILTER):
+        return "study"
+    return "sweep"
+
+
 def build_report(cfg: ExperimentConfig, out: Path, wanted: list[str], baseline: str | None = None,
-                 sweep_selector: str | None = None, paper_csv: Path | None = None) -> ReportFiles:
+                 sweep_selector: str | None = None, paper_csv: Path | None = None,
+                 store: Store | None = None) -> ReportFiles:
     """Read the sweep from MLflow and write the report (see the module docstring)."""
     if paper_csv is not None and not paper_csv.is_file():
         raise HarnessError(f"--paper-csv {paper_csv}: no such file")
-    store = open_store(cfg)
+    store = store or open_store(cfg)
     sweep = load_sweep(store, sweep_selector)
     if sweep.trials.empty:
         raise HarnessError(f"sweep {sweep.name} has no trials in MLflow yet")
@@ -132,16 +167,53 @@ def make_plots(store: Store, sweep: Sweep, cfg: ExperimentConfig, data: Ablation
     scheds = schedules(sweep.variants, first_params, cfg)
     if scheds:
         figures.append(("APDH schedule", plots.apdh_schedule(scheds, data.baseline, out / "apdh_schedule.png")))
-    fallback = [(o.metric, "lower" if o.direction == "minimize" else "higher") for o in cfg.tune.objectives]
-    study = load_study(store, fallback)
-    if study is not None and len(study[1]):
-        _, frame, objectives = study
-        metric, direction = objectives[0]
-        figures.append(("Tuning study: optimisation history",
-                        plots.study_history(frame, metric, direction, out / "study_history.png")))
-        if len(objectives) >= 2:
-            figures.append(("Tuning study: Pareto front", plots.pareto_plot(frame, objectives, out / "study_pareto.png")))
+    study = load_study(store, configured_objectives(cfg))
+    if study is not None:
+        figures += study_plots(study[1], study[2], out)
     return figures
+
+
+def configured_objectives(cfg: ExperimentConfig) -> list[tuple[str, str]]:
+    """The experiment's tune.objectives as [(metric, "lower"|"higher")]: for a study run without an objectives tag."""
+    return [(o.metric, "lower" if o.direction == "minimize" else "higher") for o in cfg.tune.objectives]
+
+
+def build_study_report(cfg: ExperimentConfig, out: Path, wanted: list[str], study_selector: str | None = None,
+                       store: Store | None = None) -> StudyReportFiles:
+    """Read a tuning study from MLflow (the newest, or --study) and write its report (see the module docstring)."""
+    from harness.tune.space import SearchSpace
+
+    store = store or open_store(cfg)
+    study = read_study(store, configured_objectives(cfg), study_selector)
+    if study is None:
+        raise HarnessError(f"experiment {store.experiment!r} at {store.uri} has no tuning study; "
+                           "run `harness tune` first")
+    if study.trials.empty:
+        raise HarnessError(f"study {study.name} has no trials in MLflow yet")
+    keys = study.tuned_keys or SearchSpace.from_config(cfg).tuned_keys()  # a study run without the tag: the config's
+    table = study_table(study, keys)
+    out.mkdir(parents=True, exist_ok=True)
+    result = StudyReportFiles(out, study.name, study.run_id, states=state_counts(study, keys))
+    if "md" in wanted:
+        result.files.append(_write(out / "study.md", formats.markdown([table])))
+    if "tex" in wanted:
+        result.files.append(_write(out / "study.tex", formats.latex([table], store.experiment)))
+    if "csv" in wanted:
+        text = study_frame(study, keys).to_csv(index=False, float_format=formats.CSV_FLOAT, lineterminator="\n")
+        result.files.append(_write(out / "study.csv", text))
+    figures = study_plots(study.trials, study.objectives, out)
+    result.files += [p for _, p in figures]
+    prov = study_provenance(store, study)
+    result.files.append(_write(out / "provenance.json", json.dumps(prov.to_dict(), indent=2) + "\n"))
+    if "html" in wanted:
+        states = ", ".join(f"{n} {s}" for s, n in result.states.items())
+        objectives = ", ".join(f"{metric_info(m).name} ({d} is better)" for m, d in study.objectives)
+        intro = (f"Tuning study {study.name} of experiment {store.experiment}: {len(study.trials)} Optuna trials "
+                 f"({states}), objectives {objectives}. Generated by `harness report` from MLflow.")
+        text = page(f"Tuning study report: {store.experiment}", intro, [formats.html_table(table)], figures, prov)
+        result.index = _write(out / "index.html", text)
+        result.files.append(result.index)
+    return result
 
 
 def provenance(store: Store, sweep: Sweep) -> Provenance:
@@ -154,6 +226,21 @@ def provenance(store: Store, sweep: Sweep) -> Provenance:
         sweep_name=sweep.name, sweep_id=sweep.sweep_id, parent_run_id=sweep.run_id, query=sweep.filter_string,
         dataset_hash=sweep.tags.get("dataset_hash", "unknown"), config_hash=sweep.tags.get("config_hash", "unknown"),
         child_run_ids=[r for r in sweep.trials["run_id"] if r],
+    )
+
+
+def study_provenance(store: Store, study: Study) -> Provenance:
+    """The stamp of a study report: the study's run, id, commit and hashes, its child runs and their query."""
+    from harness.tracking import SWEEP_TAG, git_commit
+
+    tags = study.tags
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return Provenance(
+        generated_utc=now, report_git_commit=git_commit(), sweep_git_commit=tags.get("git_commit", "unknown"),
+        tracking_uri=store.uri, experiment=store.experiment, experiment_id=store.experiment_id,
+        sweep_name=study.name, sweep_id=tags.get(SWEEP_TAG, ""), parent_run_id=study.run_id,
+        query=study.filter_string, dataset_hash=tags.get("dataset_hash", "unknown"),
+        config_hash=tags.get("config_hash", "unknown"), child_run_ids=list(study.trials["run_id"]), kind="study",
     )
 
 

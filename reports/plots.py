@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from reports.labels import Direction, metric_info, variant_label
 from reports.schedule import Schedule
@@ -126,6 +127,7 @@ def study_history(frame: pd.DataFrame, objective: str, direction: Direction, pat
     ax.step(rows["number"], np.where(np.isfinite(best), best, np.nan), where="post", color=BASE_COLOUR,
             label="best so far")
     info = metric_info(objective)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trial numbers, not 0.5 steps
     ax.set_xlabel("trial number")
     ax.set_ylabel(f"{info.name} {info.arrow}")
     ax.set_title(f"Optimisation history: {info.name} ({direction} is better)", fontsize=10)
