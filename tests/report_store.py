@@ -11,6 +11,12 @@ The sweep ``smoke-golden`` (variants full, wo_apdh, wo_l_pose, wo_hpa; seeds 0, 
 Backends: FID offline (not exact), SSIM scikit-image/reference (exact), HKC mediapipe stand-in.
 Best per column: FID -> full, SSIM -> wo_l_pose, HKC -> wo_apdh (three different rows).
 An older sweep ``smoke-old`` (one trial) exists too, so "newest" and ``--sweep`` can be told apart.
+
+``study_runs``: another store holding only tuning studies, written with the calls and tags of
+harness/tune/callback.py and driver.py (tuned values through the real search space):
+``tune_schedule`` (FID ↓ + SSIM ↑: 3 COMPLETE, a FAIL with an error, a FAIL whose FID was not
+measured; Pareto set trials 1 and 3) and ``tune_single`` (SSIM ↑: 2 COMPLETE, one PRUNED at step
+50, one FAIL; best trial 2).
 """
 
 from __future__ import annotations
@@ -120,3 +126,110 @@ def golden_runs(tmp_path_factory) -> Path:
 def golden_config(runs: Path):
     """The experiment config a report of the golden store loads (smoke.yaml, paths.runs=runs)."""
     return load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={runs}"])
+
+
+# --------------------------------------------------------------------------- a tuning study alone
+
+STUDY_COMMIT = "4567def"
+OOM = ("RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.15 GiB total capacity; "
+       "71.02 GiB already allocated)")
+FID_TOO_FEW = "needs at least 2 predicted and 2 ground-truth frames"
+# experiment -> (overrides, [(trial number, how it ends, objective values)]); "unmeasured": the trial finished
+# but an objective has no value, so Optuna has it FAIL. Stopped (PRUNED) trials only exist with one objective:
+# ASHA ranks one metric (harness.tune.driver).
+STUDIES: dict[str, tuple[list[str], list[tuple[int, str, dict[str, float | None]]]]] = {
+    "tune_schedule": ([], [
+        (0, "complete", {"fid": 12.0, "ssim": 0.600}),  # dominated by trial 1
+        (1, "complete", {"fid": 11.0, "ssim": 0.700}),  # Pareto
+        (2, "failed", {}),
+        (3, "complete", {"fid": 13.0, "ssim": 0.750}),  # Pareto
+        (4, "unmeasured", {"fid": None, "ssim": 0.800}),  # best SSIM, but FAIL: never on the front
+    ]),
+    "tune_single": (["tune.objectives=[{metric: ssim, direction: maximize}]", "tune.eval_every=50"], [
+        (0, "complete", {"ssim": 0.700}),
+        (1, "stopped_early", {}),  # ASHA at step 50
+        (2, "complete", {"ssim": 0.740}),  # best
+        (3, "failed", {}),
+    ]),
+}
+STUDY_BEST = {"tune_schedule": {1, 3}, "tune_single": {2}}
+STOPPED_AT = 50
+
+
+def sampled(space, number: int) -> dict[str, float]:
+    """Optuna's raw draws for trial `number` (gaps, band draws, weights): mapped by the real search space."""
+    from harness.tune.space import BANDS, band_param, gap_param
+
+    values = {gap_param(p): g for p, g in zip(space.phases, (0.2 + 0.1 * number, 0.5, 0.3 + 0.05 * number, 0.6))}
+    values.update({band_param(b): u for b, u in zip(BANDS, (0.2 + 0.1 * number, 0.5, 0.7))})
+    values.update({"loss.phd.pose.weight": 0.05 * (number + 1), "loss.phd.detail.weight": 0.1,
+                   "loss.phd.low.weight": 0.5 / (number + 1)})
+    return values
+
+
+def write_study(runs: Path, experiment: str) -> None:
+    """One study of STUDIES into runs/mlflow.db, with the calls and tags of harness/tune/callback.py and driver.py."""
+    from harness.tracking import Tracker
+    from harness.tune.space import SearchSpace, boundary_params
+
+    extra, trials = STUDIES[experiment]
+    cfg = load(EXPERIMENTS / "tune_schedule.yaml", [f"paths.runs={runs}", "train.steps=100",
+                                                    f"tracking.experiment={experiment}", *extra])
+    space = SearchSpace.from_config(cfg)
+    tracker = Tracker(cfg)
+    objectives = ",".join(f"{o.metric}:{o.direction}" for o in cfg.tune.objectives)
+    name = f"{experiment}-0a1b2c3d4e5f"
+    parent = tracker.parent_run(f"study-{experiment}", name, role="study", tags={
+        "git_commit": STUDY_COMMIT, "config_hash": "0a1b2c3d4e5f", "dataset_hash": "data0study", "study": experiment,
+        "optuna_storage": f"sqlite:///{runs}/tune/{name}/optuna.db", "objectives": objectives,
+        "tuned_keys": ",".join(space.tuned_keys())}, params={"tune.trials": str(len(trials))})
+    states = {"complete": "COMPLETE", "stopped_early": "PRUNED", "failed": "FAIL", "unmeasured": "FAIL"}
+    for number, how, values in trials:
+        trial = space.trial_config(cfg.to_dict(), sampled(space, number))
+        key = f"trial-{number:04d}"
+        run = tracker.trial_run(parent, key, trial, params=boundary_params(trial), tags={
+            "study": experiment, "trial_number": str(number), "git_commit": STUDY_COMMIT,
+            "dataset_hash": "data0study", "sweep_name": name, "outcome": "running"})
+        tracker.log_metrics(run, {"train/loss": 1.0 / (number + 1)}, 1)
+        if how == "failed":
+            tracker.set_tags(run, {"outcome": "failed"})
+            tracker.finish(run, error=OOM)
+        elif how == "stopped_early":
+            tracker.log_metrics(run, {"eval/ssim": 0.5}, STOPPED_AT)
+            tracker.set_tags(run, {"outcome": "stopped_early", "stopped_at_step": STOPPED_AT})
+            tracker.finish(run)
+        else:
+            tracker.log_results(run, [result(m, v, FID if m == "fid" else SSIM, FID_TOO_FEW if v is None else "")
+                                      for m, v in values.items()], 100)
+            tracker.set_tags(run, {"outcome": "complete"})
+            tracker.finish(run)
+    ends = {f"trial-{number:04d}": (number, how) for number, how, _ in trials}
+    for run in tracker.child_runs(parent):  # Optuna's verdict on every child run when the study ends
+        number, how = ends[run.data.tags["trial_key"]]
+        tracker.set_tags(run.info.run_id, {"optuna_state": states[how],
+                                           "best": str(number in STUDY_BEST[experiment]).lower()})
+    tracker.set_tags(parent, {"best_trials": ",".join(f"trial-{n:04d}" for n in sorted(STUDY_BEST[experiment])),
+                              "trials": len(trials), "failed_trials": sum(h == "failed" for _, h, _ in trials)})
+    tracker.finish(parent)
+
+
+def study_runs(tmp_path_factory) -> Path:
+    """A store holding only tuning studies (experiments tune_schedule and tune_single), built once per session."""
+    from tests.mlflow_server import migrated_store
+
+    base = tmp_path_factory.getbasetemp() / "report_study"
+    runs = base / "runs"
+    if not (runs / "done").is_file():
+        (base / "template").mkdir(parents=True, exist_ok=True)
+        runs.mkdir(parents=True, exist_ok=True)
+        shutil.copy(migrated_store(base / "template"), runs / "mlflow.db")
+        for experiment in STUDIES:
+            write_study(runs, experiment)
+        (runs / "done").write_text("ok\n")
+    return runs
+
+
+def study_config(runs: Path, experiment: str = "tune_schedule"):
+    """The config a report of one study of the store loads (tune_schedule.yaml, paths.runs=runs)."""
+    return load(EXPERIMENTS / "tune_schedule.yaml", [f"paths.runs={runs}", f"tracking.experiment={experiment}",
+                                                     *STUDIES[experiment][0]])
