@@ -99,15 +99,15 @@ def check_local_resources(cfg: ExperimentConfig) -> None:
                                "set sweep.gpus_per_trial=0 or pass --address of a GPU cluster")
 
 
-def _existing_sweep_id(folder: Path, resume: bool) -> str | None:
-    """The id of the sweep in folder (None if new); refuse to silently restart an existing sweep."""
-    state = folder / "sweep.json"
+def existing_id(folder: Path, resume: bool, kind: str = "sweep") -> str | None:
+    """The id in folder/<kind>.json of a sweep or study (None if new); refuse to silently restart one."""
+    state = folder / f"{kind}.json"
     if not state.is_file():
         return None
     if not resume:
-        raise HarnessError(f"{folder}: this sweep already exists; add --resume to continue it "
+        raise HarnessError(f"{folder}: this {kind} already exists; add --resume to continue it "
                            "(finished trials are kept) or delete the folder to start over")
-    return json.loads(state.read_text())["sweep_id"]
+    return json.loads(state.read_text())[f"{kind}_id"]
 
 
 def _new_sweep_id(folder: Path) -> str:
@@ -188,7 +188,7 @@ def run_sweep(cfg: ExperimentConfig, address: str | None = None, resume: bool = 
     if not address:
         check_local_resources(cfg)
     folder = sweep_folder(cfg)
-    existing = _existing_sweep_id(folder, resume)
+    existing = existing_id(folder, resume)
     Tracker(cfg)  # open the store (one line on a bad URI) before anything is written
     start = time.perf_counter()
     data_hash = dataset_hash(ensure_dataset(cfg))  # generate once here, not in every trial

@@ -23,7 +23,7 @@ from typing import Any
 from harness.config import ExperimentConfig
 from harness.errors import HarnessError
 from harness.sweep.data_parallel import workers_per_trial
-from harness.sweep.driver import absolute_base, check_local_resources, dataset_hash, init_ray
+from harness.sweep.driver import absolute_base, check_local_resources, dataset_hash, existing_id, init_ray
 from harness.tune.export import Exported, export_best
 from harness.tune.space import SearchSpace, check_space
 from harness.tune.study import (check_name, check_objectives, create_study, finished_count, load_study, open_storage,
@@ -70,16 +70,6 @@ def check_tune(cfg: ExperimentConfig, address: str | None) -> None:
                            "`harness sweep`; `harness tune` trains each trial in one process (not supported yet)")
     if not address:
         check_local_resources(cfg)
-
-
-def _existing_study_id(folder: Path, resume: bool) -> str | None:
-    state = folder / "study.json"
-    if not state.is_file():
-        return None
-    if not resume:
-        raise HarnessError(f"{folder}: this study already exists; add --resume to continue it "
-                           "(finished trials are kept) or delete the folder to start over")
-    return json.loads(state.read_text())["study_id"]
 
 
 def _new_study_id(folder: Path, name: str, storage: str) -> str:
@@ -149,7 +139,7 @@ def run_tune(cfg: ExperimentConfig, address: str | None = None, resume: bool = F
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     check_tune(cfg, address)
     folder = study_folder(cfg)
-    existing = _existing_study_id(folder, resume)
+    existing = existing_id(folder, resume, kind="study")
     url = storage_url(cfg, folder)
     if not cfg.tune.storage:
         folder.mkdir(parents=True, exist_ok=True)
