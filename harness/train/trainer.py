@@ -53,8 +53,9 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
     schedule still spans cfg.train.steps, so calling again continues the same run exactly
     (tuning evaluates trials at such intermediate steps).
     """
+    rank, _ = world()  # several ranks: one trainer per Ray Train worker (harness/train/distributed.py)
     run_dir.mkdir(parents=True, exist_ok=True)
-    if world()[0] == 0:
+    if rank == 0:
         (run_dir / "config.yaml").write_text(cfg.to_yaml())
     device = resolve_device(cfg)
     torch.manual_seed(cfg.train.seed)  # model initialisation
@@ -65,7 +66,6 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
         [p for p in model.parameters() if p.requires_grad], lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
     )
     start = _resume(run_dir / "checkpoints", model, optimizer, cfg)
-    rank, _ = world()  # several ranks: one trainer per Ray Train worker (harness/train/distributed.py)
     model = wrap_data_parallel(model, device)
     batches = TrainingBatches(cfg)
     scheduler = make_scheduler()
