@@ -83,6 +83,15 @@ class ApdhConfig(Section):
         return self
 
 
+class ControlsConfig(Section):
+    """Positive controls (issue 13, not paper ablations): each removes one condition in training
+    AND sampling, so the benchmark must see it (harness/train/controls.py, experiments/validity.yaml)."""
+
+    no_audio: bool = Field(default=False, description="audio features zeroed (Sync-C must drop)")
+    no_hand_pose: bool = Field(default=False, description="no hands in any pose map (HKC must drop)")
+    no_reference: bool = Field(default=False, description="no reference attention (CSIM must drop)")
+
+
 class ModelConfig(Section):
     """Network preset and the APDH switch."""
 
@@ -94,6 +103,7 @@ class ModelConfig(Section):
     pretrained_dir: Path | None = Field(default=None, description="local folder of sd15 weights")
     allow_random_init: bool = Field(default=False, description="let sd15 start from random weights (benchmarks only)")
     audio_attn_scale: float = Field(default=1.0, gt=0.0, description="audio cross-attention output scale in training")
+    controls: ControlsConfig = Field(default_factory=ControlsConfig)
 
 
 # --------------------------------------------------------------------------- data

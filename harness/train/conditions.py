@@ -16,6 +16,7 @@ import torch
 from harness.config import ExperimentConfig
 from harness.data.pose_maps import draw_pose_maps, region_mask
 from harness.train.apdh import ActivePhase
+from harness.train.controls import controlled_audio, controlled_pose_parts
 from harness.train.hpa import place_portrait
 
 LIPS = 0  # row of the lips box in boxes (F, 4, 4): ("lips", "face", "head", "body")
@@ -56,7 +57,8 @@ def build_conditions(batch: dict, phase: ActivePhase, cfg: ExperimentConfig, gen
     size = frames.shape[-1]
     # 2. APDH pose sampling: only the phase's parts are drawn; a pose-drop draws nothing.
     b, f = keypoints.shape[:2]
-    pose = torch.from_numpy(draw_pose_maps(keypoints.flatten(0, 1).numpy(), set(phase.pose_parts), size))
+    parts = controlled_pose_parts(cfg.model.controls, set(phase.pose_parts))  # positive control: no hands
+    pose = torch.from_numpy(draw_pose_maps(keypoints.flatten(0, 1).numpy(), parts, size))
     pose = pose.view(b, f, 3, size, size)
     if phase.pose_drop_prob > 0:
         keep = torch.rand(b, generator=generator) >= phase.pose_drop_prob
@@ -64,7 +66,8 @@ def build_conditions(batch: dict, phase: ActivePhase, cfg: ExperimentConfig, gen
     # 3. APDH audio diffusion: the audio may write only inside the phase's region; HPA: the head.
     regions = ["head" if p else phase.audio_mask for p in portrait.tolist()]
     audio_mask = None if all(r == "full" for r in regions) else _region_masks(boxes, regions, size)
-    return Conditions(frames, reference, batch["audio"], pose, audio_mask, loss_mask, keypoints, boxes[:, :, LIPS])
+    audio = controlled_audio(cfg.model.controls, batch["audio"])  # positive control: zeroed audio
+    return Conditions(frames, reference, audio, pose, audio_mask, loss_mask, keypoints, boxes[:, :, LIPS])
 
 
 def _region_masks(boxes: torch.Tensor, regions: list[str], size: int) -> torch.Tensor:

@@ -18,6 +18,7 @@ from harness.errors import HarnessError
 from harness.model.build import build_model
 from harness.model.echomimic import EchoMimicV2
 from harness.train.checkpoint import load_checkpoint
+from harness.train.controls import controlled_audio, controlled_pose_parts
 from harness.train.objective import make_scheduler
 from harness.train.sampler import sample_clip
 
@@ -57,10 +58,13 @@ def generate_for_clip(
     if frames.shape[1:3] != (size, size):
         raise HarnessError(f"{clip}: frames are {frames.shape[2]}x{frames.shape[1]}, the model was trained at {size}x{size}")
     audio = torch.from_numpy(np.array(clip_audio_features(clip, cfg.model.audio_encoder)))  # (F, L, D), writable copy
-    pose = torch.from_numpy(draw_pose_maps(data["keypoints"], INFERENCE_POSE_PARTS, size))  # (F, 3, H, W)
+    audio = controlled_audio(cfg.model.controls, audio)  # positive controls act in sampling too
+    parts = controlled_pose_parts(cfg.model.controls, INFERENCE_POSE_PARTS)
+    pose = torch.from_numpy(draw_pose_maps(data["keypoints"], parts, size))  # (F, 3, H, W)
     reference = torch.from_numpy(frames[0].transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0)
     generator = torch.Generator().manual_seed(seed)
-    out = sample_clip(model, codec, make_scheduler(), reference, audio, pose, cfg.eval, generator, progress)
+    out = sample_clip(model, codec, make_scheduler(), reference, audio, pose, cfg.eval, generator, progress,
+                      use_reference=not cfg.model.controls.no_reference)
     pixels = ((out.permute(0, 2, 3, 1).numpy() + 1.0) * 127.5).round().clip(0, 255).astype(np.uint8)
     meta = data["meta"]
     return Generated(pixels, frames, data["audio"], int(meta.get("sample_rate", cfg.data.sample_rate)), float(meta["fps"]))

@@ -33,8 +33,10 @@ def sample_clip(
     settings: EvalConfig,
     generator: torch.Generator,
     progress: bool = False,
+    use_reference: bool = True,
 ) -> torch.Tensor:
-    """Generate (F, 3, H, W) frames in [-1, 1] for one clip."""
+    """Generate (F, 3, H, W) frames in [-1, 1] for one clip (use_reference=False: the conditional
+    half attends to no reference either, the no_reference positive control)."""
     device = next(model.parameters()).device
     model.eval()
     ref_latents = codec.encode(reference[None].to(device))  # (1, C, h, w)
@@ -44,7 +46,7 @@ def sample_clip(
     scheduler.set_timesteps(settings.sampling_steps)
     # Cond and uncond run as one batch of 2: the uncond half has no reference, audio or pose.
     both_ref = ref_latents.repeat(2, 1, 1, 1)
-    keep = torch.tensor([True, False], device=device)
+    keep = torch.tensor([use_reference, False], device=device)
     windows = context_windows(f, settings.context_frames, settings.context_overlap)
     first = True
     for t in tqdm(scheduler.timesteps, desc="sample", disable=not progress, leave=False):

@@ -9,6 +9,7 @@ from diffusers import DDIMScheduler
 from harness.config import ExperimentConfig
 from harness.model.echomimic import EchoMimicV2
 from harness.train.conditions import Conditions
+from harness.train.controls import controlled_reference_keep
 from harness.train.hpa import masked_mse
 from harness.train.objective import NUM_TRAIN_TIMESTEPS, add_noise, sample_cfg_drops
 from harness.train.phd import phd_band_of, phd_loss, x0_from_v
@@ -53,8 +54,9 @@ def compute_loss(
     device = latents.device
     audio = cond.audio * drops.audio.to(device).view(b, 1, 1, 1)
     pose = cond.pose * drops.pose.to(device).view(b, 1, 1, 1, 1)
+    ref_keep = controlled_reference_keep(cfg.model.controls, drops.reference)  # positive control: no reference
     # 3. Predict v; MSE on v, over the unpadded region for HPA portraits.
-    v_pred = model(noised.noisy, noised.timesteps, ref_latents, audio, pose, cond.audio_mask, drops.reference.to(device))
+    v_pred = model(noised.noisy, noised.timesteps, ref_latents, audio, pose, cond.audio_mask, ref_keep.to(device))
     latent_mask = None
     if cond.loss_mask is not None:
         latent_mask = F.interpolate(cond.loss_mask, size=latents.shape[-2:], mode="area")  # (B, 1, h, w)
