@@ -102,8 +102,37 @@ class ModelConfig(Section):
     )
     pretrained_dir: Path | None = Field(default=None, description="local folder of sd15 weights")
     allow_random_init: bool = Field(default=False, description="let sd15 start from random weights (benchmarks only)")
+    init: Path | None = Field(
+        default=None,
+        description="checkpoint whose 'model' weights the whole network starts from: an imported release "
+        "(`harness weights import-release`, docs/release.md) or a harness checkpoint; replaces pretrained_dir's UNets",
+    )
+    motion_adapter: Path | None = Field(
+        default=None,
+        description="AnimateDiff motion-module file (original key names, e.g. mm_sd_v15_v2.ckpt) the motion modules "
+        "start from (ancestor: Moore-AnimateAnyone train_stage_2.py); null = zero output projections (release: "
+        "src/models/motion_module.py); not with init, which holds its own motion modules",
+    )
     audio_attn_scale: float = Field(default=1.0, gt=0.0, description="audio cross-attention output scale in training")
+    # Release behaviours (docs/release_behaviour.md): null = the preset's choice (PRESET_BEHAVIOUR below).
+    whisper_levels: Literal["release", "transformers"] | None = Field(
+        default=None,
+        description="release: log-mel over the whole clip, OpenAI's 30 s windows, 5th level before the encoder's final "
+        "LayerNorm (release: src/models/whisper/audio2feature.py, whisper/model.py); transformers: per-30 s feature "
+        "extractor, 5th level after it; null = the preset's choice",
+    )
+    motion_norm: Literal["per_frame", "across_frames"] | None = Field(
+        default=None,
+        description="motion-module GroupNorm: per_frame (release: src/models/motion_module.py) or across_frames "
+        "(diffusers' AnimateDiffTransformer3D); null = the preset's choice",
+    )
     controls: ControlsConfig = Field(default_factory=ControlsConfig)
+
+    @model_validator(mode="after")
+    def _one_motion_start(self) -> ModelConfig:
+        if self.init is not None and self.motion_adapter is not None:
+            raise ValueError("motion_adapter: not with init (the init checkpoint holds its own motion modules)")
+        return self
 
 
 # --------------------------------------------------------------------------- data
@@ -137,6 +166,12 @@ class DataConfig(Section):
     sample_rate: int = Field(default=16000, ge=8000)
     hpa: HpaConfig = Field(default_factory=HpaConfig)
     synthetic: SynthConfig = Field(default_factory=SynthConfig)
+    hand_map: Literal["release", "harness"] | None = Field(
+        default=None,
+        description="hand pose colours: release = src/utils/dwpose_util.py's final RGB (red/blue swapped against its "
+        "drawing colours, red joints, no confidence cut); harness = drawing colours, blue joints, cut at 0.3; "
+        "null = the preset's choice",
+    )
 
 
 # --------------------------------------------------------------------------- train
@@ -145,7 +180,7 @@ class DataConfig(Section):
 class TrainConfig(Section):
     """Optimisation and checkpointing (v-prediction, zero-terminal-SNR; echomimicv2.md)."""
 
-    steps: int = Field(default=200, ge=1)
+    steps: int = Field(default=200, ge=0, description="0 = no training: evaluate the model as built (e.g. from model.init)")
     batch_size: int = Field(default=2, ge=1)
     lr: float = Field(default=1e-4, gt=0.0)
     weight_decay: float = Field(default=1e-2, ge=0.0)
@@ -159,6 +194,22 @@ class TrainConfig(Section):
     drop_audio: float = Field(default=0.05, ge=0.0, le=1.0)
     drop_pose: float = Field(default=0.05, ge=0.0, le=1.0)
     drop_all: float = Field(default=0.05, ge=0.0, le=1.0)
+    # Recipe options of the ancestor training code (Moore-AnimateAnyone train_stage_1.py /
+    # train_stage_2.py, configs/train/stage*.yaml); the defaults switch them off. docs/training_recipe.md.
+    snr_gamma: float | None = Field(
+        default=None, ge=0.0, description="min-SNR loss weighting gamma, v-prediction form; None/0 = off (ancestor: 5.0)"
+    )
+    noise_offset: float = Field(
+        default=0.0, ge=0.0, description="per-sample, per-channel constant added to the noise; 0 = off (ancestor: 0.05)"
+    )
+    uncond_batch_prob: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="probability that a whole batch drops every condition (ancestor: 0.1)"
+    )
+    stage: Literal["joint", "images", "motion"] = Field(
+        default="joint",
+        description="joint = everything trains on clips; images = ancestor stage 1 (single frames, no motion modules, "
+        "reference net's last up-block frozen); motion = ancestor stage 2 (motion modules only)",
+    )
 
 
 # --------------------------------------------------------------------------- loss
@@ -223,8 +274,11 @@ class EvalConfig(Section):
     """Sampling and metrics for each finished run."""
 
     metrics: list[MetricName] = Field(default_factory=lambda: ["fid", "fvd", "ssim", "psnr", "sync", "hkc", "csim"])
-    backend: Literal["reference", "offline"] = Field(
-        default="offline", description="'reference' needs the official weights; 'offline' uses labelled stand-ins"
+    backend: Literal["reference", "offline", "synthetic"] = Field(
+        default="offline",
+        description="'reference' needs the official weights; 'offline' uses labelled stand-ins; 'synthetic' measures "
+        "Sync, HKC/HKV and CSIM at the synthetic set's ground truth (data.source synthetic only; "
+        "docs/metrics_synthetic.md), the other metrics as 'offline'",
     )
     test_clips: int = Field(default=4, ge=1)
     sampling_steps: int = Field(default=30, ge=1)
@@ -232,6 +286,17 @@ class EvalConfig(Section):
     context_frames: int = Field(default=12, ge=1)
     context_overlap: int = Field(default=3, ge=0)
     audio_attn_scale: float = Field(default=3.0, gt=0.0, description="inference audio scale of the release [code]")
+    uncond_pose: Literal["zero_features", "zero_image"] | None = Field(
+        default=None,
+        description="CFG unconditional branch: zero_features = pose encoder output zeroed (release: "
+        "src/pipelines/pipeline_echomimicv2.py); zero_image = a blank pose image encoded; null = the preset's choice",
+    )
+    context_windows: Literal["closed_loop_shifted", "fixed"] | None = Field(
+        default=None,
+        description="closed_loop_shifted = windows wrap to the clip's start and move 3 frames per denoising step "
+        "(release: src/pipelines/context.py, pipeline_echomimicv2.py); fixed = the same in-order windows every step; "
+        "null = the preset's choice",
+    )
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> EvalConfig:
@@ -326,6 +391,29 @@ class PathsConfig(Section):
     weights: Path | None = Field(default=None, description="weights folder; default $HARNESS_WEIGHTS")
 
 
+# --------------------------------------------------------------------------- preset behaviours
+
+# The release's inference behaviours (docs/release_behaviour.md). sd15 is the shape of the released
+# weights, so its choices are the release's; tiny keeps the harness's own. A key left null in the
+# config takes its preset's choice here, once, when the whole config is validated.
+PRESET_BEHAVIOUR: dict[str, dict[tuple[str, str], str]] = {
+    "sd15": {
+        ("model", "whisper_levels"): "release",
+        ("model", "motion_norm"): "per_frame",
+        ("data", "hand_map"): "release",
+        ("eval", "uncond_pose"): "zero_features",
+        ("eval", "context_windows"): "closed_loop_shifted",
+    },
+    "tiny": {
+        ("model", "whisper_levels"): "transformers",
+        ("model", "motion_norm"): "across_frames",
+        ("data", "hand_map"): "harness",
+        ("eval", "uncond_pose"): "zero_image",
+        ("eval", "context_windows"): "fixed",
+    },
+}
+
+
 # --------------------------------------------------------------------------- root
 
 
@@ -350,6 +438,23 @@ class ExperimentConfig(Section):
         if not v or any(c in v for c in "/\\ "):
             raise ValueError("must be non-empty and contain no spaces or slashes")
         return v
+
+    @model_validator(mode="after")
+    def _preset_behaviour(self) -> ExperimentConfig:
+        # The one place a preset picks a default: every behaviour key left null gets PRESET_BEHAVIOUR's choice.
+        for (section, key), choice in PRESET_BEHAVIOUR[self.model.preset].items():
+            part = getattr(self, section)
+            if getattr(part, key) is None:
+                setattr(part, key, choice)
+        return self
+
+    @model_validator(mode="after")
+    def _synthetic_backend_needs_synthetic_data(self) -> ExperimentConfig:
+        # The synthetic metric backends read the generator's ground truth (metrics/synthetic/).
+        if self.eval.backend == "synthetic" and self.data.source != "synthetic":
+            raise ValueError("eval.backend 'synthetic' measures only data.source 'synthetic' clips; "
+                             "use eval.backend offline or reference")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (paths as strings)."""

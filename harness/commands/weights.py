@@ -1,4 +1,5 @@
-"""`harness weights list|verify`: the metric weights manifest and the files on this machine."""
+"""`harness weights list|verify|import-release`: the metric weights manifest and the files on this machine;
+the released EchoMimicV2 weights imported into a harness checkpoint."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import typer
 
 from harness.errors import HarnessError
 
-app = typer.Typer(help="Metric weight files: where they are looked for, and whether they match.", no_args_is_help=True)
+app = typer.Typer(help="Weight files: the metric manifest (list, verify) and the EchoMimicV2 release (import-release).",
+                  no_args_is_help=True)
 
 WEIGHTS_DIR_HELP = "Weights folder (default: $HARNESS_WEIGHTS)."
 
@@ -92,3 +94,31 @@ def verify_command(
     if bad:
         typer.echo(f"{bad} weight file(s) do not match the manifest", err=True)
         raise typer.Exit(code=2)
+
+
+@app.command("import-release")
+def import_release_command(
+    release_dir: Path = typer.Argument(..., help="The release's pretrained_weights folder (git clone of BadToBest/EchoMimicV2)."),
+    out: Path = typer.Option(Path("weights/echomimicv2"), "--out", help="Import folder to write."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Import the released EchoMimicV2 weights into one harness checkpoint that model.init can
+    start from and `harness sample` can use (docs/release.md). Strict: a missing file, a foreign
+    key or a wrong shape ends as one line naming the file, exit 2.
+
+    Example: harness weights import-release pretrained_weights --out weights/echomimicv2
+    """
+    from harness.model.release.importer import import_release
+
+    result = import_release(release_dir, out, say=lambda line: typer.echo(line, err=True))
+    for line in result.warnings:
+        typer.echo(line, err=True)
+    if as_json:
+        typer.echo(json.dumps({"out": str(result.out), "checkpoint": str(result.checkpoint), "config": str(result.config),
+                               "sha256": result.provenance["sha256"], "warnings": result.warnings}, indent=2))
+        return
+    typer.echo(f"imported {result.provenance['tensors_from_release']} release tensors into {result.checkpoint} "
+               f"({len(result.provenance['dropped'])} release keys dropped, {len(result.provenance['filled'])} "
+               f"harness keys filled without one: see {result.out / 'release.json'})")
+    typer.echo(f"start from it with model.init={result.checkpoint}; sample with "
+               f"`harness sample {result.checkpoint} CLIP --out out.mp4`")
