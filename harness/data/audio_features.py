@@ -2,8 +2,10 @@
 
 Both encoders produce a 50 Hz feature grid. Video frame i at fps f has centre step
 c = floor(i * 50 / f) and takes steps c-4 .. c+5 (clamped to the grid): 10 steps per frame.
-- "whisper": the paper's Whisper-tiny encoder from a local folder, all 5 hidden-state levels
-  (embedding + 4 blocks) x 384 -> 10 steps x 5 levels = 50 tokens x 384 (step-major order).
+- "whisper": the paper's Whisper-tiny encoder (a local Hugging Face folder or OpenAI's tiny.pt;
+  whisper_encoder.py), all 5 levels (embedding + 4 blocks) x 384 -> 10 steps x 5 levels =
+  50 tokens x 384 (step-major order). ``whisper_levels`` picks the release's levels (last one
+  before the final LayerNorm, whole-clip log-mel) or transformers' (after it).
 - "mel": the offline stand-in: an 80-band log-mel spectrogram at 50 Hz (25 ms windows,
   20 ms hop, centred) -> 10 tokens x 80. Same alignment, no weights.
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.data.whisper_encoder import whisper_levels_50hz
 from harness.errors import HarnessError
 
 FEATURE_RATE = 50  # Hz, Whisper's encoder rate
@@ -25,7 +28,6 @@ ENCODER_SR = 16000
 MEL_BINS, MEL_WINDOW, MEL_HOP = 80, 400, 320
 WHISPER_LEVELS, WHISPER_DIM = 5, 384
 ENCODERS = ("mel", "whisper")
-WHISPER_FILES = "config.json, preprocessor_config.json and model.safetensors of openai/whisper-tiny"
 
 
 def audio_feature_shape(encoder: str) -> tuple[int, int]:
@@ -86,52 +88,6 @@ def log_mel_50hz(wav: np.ndarray, sample_rate: int) -> np.ndarray:
     return ((log_mel + 4.0) / 4.0).astype(np.float32)  # fixed scaling (Whisper's, without per-clip max)
 
 
-def resolve_whisper_dir(whisper_dir: str | Path | None) -> Path:
-    """Explicit folder -> $HARNESS_WEIGHTS/whisper-tiny; HarnessError naming what to put where."""
-    if whisper_dir is None:
-        base = os.environ.get("HARNESS_WEIGHTS")
-        if not base:
-            raise HarnessError(
-                f"audio encoder 'whisper' needs Whisper-tiny weights: put the {WHISPER_FILES} "
-                "in $HARNESS_WEIGHTS/whisper-tiny (set HARNESS_WEIGHTS) or pass its folder"
-            )
-        whisper_dir = Path(base) / "whisper-tiny"
-    path = Path(whisper_dir)
-    if not (path / "config.json").is_file():
-        raise HarnessError(f"{path}: Whisper-tiny weights not found: put the {WHISPER_FILES} in this folder")
-    return path
-
-
-@lru_cache(maxsize=2)
-def _load_whisper(path: str):  # -> (feature extractor, encoder module)
-    from transformers import WhisperFeatureExtractor, WhisperModel
-
-    try:
-        extractor = WhisperFeatureExtractor.from_pretrained(path)
-        encoder = WhisperModel.from_pretrained(path).get_encoder().eval()
-    except (OSError, ValueError) as exc:
-        raise HarnessError(f"{path}: cannot load Whisper-tiny ({exc.__class__.__name__}); need the {WHISPER_FILES}") from None
-    return extractor, encoder
-
-
-def whisper_hidden_50hz(wav: np.ndarray, sample_rate: int, whisper_dir: str | Path | None) -> np.ndarray:
-    """All encoder hidden states on the 50 Hz grid: float32 (T, 5, 384), in 30 s chunks."""
-    import torch
-
-    extractor, encoder = _load_whisper(str(resolve_whisper_dir(whisper_dir)))
-    audio = _to_16k(wav, sample_rate)
-    chunk = 30 * ENCODER_SR
-    parts = []
-    for start in range(0, max(len(audio), 1), chunk):
-        piece = audio[start : start + chunk]
-        inputs = extractor(piece, sampling_rate=ENCODER_SR, return_tensors="pt").input_features  # (1, 80, 3000)
-        with torch.no_grad():
-            hidden = encoder(inputs, output_hidden_states=True).hidden_states  # levels x (1, 1500, 384)
-        stacked = torch.stack(hidden, dim=2)[0].numpy()  # (1500, levels, 384)
-        parts.append(stacked[: int(np.ceil(len(piece) / MEL_HOP)) + 1])
-    return np.concatenate(parts).astype(np.float32)
-
-
 def compute_audio_features(
     wav: np.ndarray,
     sample_rate: int,
@@ -139,19 +95,34 @@ def compute_audio_features(
     n_frames: int,
     encoder: str,
     whisper_dir: str | Path | None = None,
+    whisper_levels: str = "transformers",
 ) -> np.ndarray:
-    """Audio features of each video frame: float32 (n_frames, tokens, dim) per audio_feature_shape."""
+    """Audio features of each video frame: float32 (n_frames, tokens, dim) per audio_feature_shape.
+
+    whisper_dir: Hugging Face folder, tiny.pt or a folder holding it (None: $HARNESS_WEIGHTS/whisper-tiny);
+    whisper_levels: "release" or "transformers" (config model.whisper_levels).
+    """
     tokens, dim = audio_feature_shape(encoder)
     if encoder == "mel":
         grid = log_mel_50hz(wav, sample_rate)  # (T, 80)
     else:
-        grid = whisper_hidden_50hz(wav, sample_rate, whisper_dir)  # (T, 5, 384)
+        grid = whisper_levels_50hz(_to_16k(wav, sample_rate), whisper_dir, whisper_levels)  # (T, 5, 384)
     idx = window_indices(n_frames, fps, len(grid))  # (F, 10)
     return grid[idx].reshape(n_frames, tokens, dim).astype(np.float32)  # whisper: step-major tokens
 
 
-def clip_audio_features(clip: Path, encoder: str, whisper_dir: str | Path | None = None) -> np.ndarray:
-    """Cached features of one clip folder: <clip>/audio_<encoder>.npy, computed on first use."""
+def audio_cache_name(encoder: str, whisper_levels: str = "transformers") -> str:
+    """File name of a clip's cached features: audio_mel.npy, audio_whisper.npy (transformers' levels)
+    or audio_whisper_release.npy, so features of one kind are never read as the other."""
+    if encoder == "whisper" and whisper_levels == "release":
+        return "audio_whisper_release.npy"
+    return f"audio_{encoder}.npy"
+
+
+def clip_audio_features(
+    clip: Path, encoder: str, whisper_dir: str | Path | None = None, whisper_levels: str = "transformers"
+) -> np.ndarray:
+    """Cached features of one clip folder (<clip>/audio_cache_name(...)), computed on first use."""
     import soundfile
 
     from harness.data.clip_format import read_meta
@@ -159,14 +130,14 @@ def clip_audio_features(clip: Path, encoder: str, whisper_dir: str | Path | None
     clip = Path(clip)
     meta = read_meta(clip)
     expected = (int(meta["n_frames"]), *audio_feature_shape(encoder))
-    cache = clip / f"audio_{encoder}.npy"
+    cache = clip / audio_cache_name(encoder, whisper_levels)
     if cache.is_file():
         feats = np.load(cache, mmap_mode="r")
         if feats.shape == expected:
             return np.asarray(feats)
     wav, sr = soundfile.read(str(clip / "audio.wav"), dtype="float32")
-    feats = compute_audio_features(wav, sr, float(meta["fps"]), expected[0], encoder, whisper_dir)
-    tmp = clip / f".audio_{encoder}.{os.getpid()}.npy"
+    feats = compute_audio_features(wav, sr, float(meta["fps"]), expected[0], encoder, whisper_dir, whisper_levels)
+    tmp = clip / f".{cache.stem}.{os.getpid()}.npy"
     np.save(tmp, feats)
     os.replace(tmp, cache)  # atomic: concurrent loaders never see a partial file
     return feats

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from harness.data.audio_features import clip_audio_features
+from harness.data.audio_features import audio_cache_name, clip_audio_features
 from harness.data.clip_format import KINDS, SPLITS, clip_dir, read_frames, read_index, read_meta
 from harness.data.progress import progress_bar
 from harness.errors import HarnessError
@@ -42,6 +42,7 @@ class ClipDataset(Dataset):
         seed: int = 0,
         size: int | None = None,
         whisper_dir: str | Path | None = None,
+        whisper_levels: str = "transformers",
     ):
         if split not in SPLITS:
             raise HarnessError(f"split must be one of {SPLITS}, got {split!r}")
@@ -50,6 +51,7 @@ class ClipDataset(Dataset):
             raise HarnessError(f"unknown clip kinds {sorted(unknown)}; choose from {KINDS}")
         self.root, self.split, self.frames = Path(root), split, int(frames)
         self.audio_encoder, self.seed, self.size, self.epoch = audio_encoder, int(seed), size, 0
+        self.audio_cache = audio_cache_name(audio_encoder, whisper_levels)  # model.whisper_levels picks the file
         entries = [c for c in read_index(self.root)["clips"] if c["split"] == split and c["kind"] in kinds]
         entries = [c for c in entries if int(c["n_frames"]) >= self.frames]
         if not entries:
@@ -57,7 +59,7 @@ class ClipDataset(Dataset):
         self.clip_ids = [c["id"] for c in entries]
         self.metas = [read_meta(clip_dir(self.root, cid)) for cid in self.clip_ids]
         for cid in progress_bar(self.clip_ids, f"audio features ({audio_encoder})", enabled=len(self.clip_ids) > 20):
-            clip_audio_features(clip_dir(self.root, cid), audio_encoder, whisper_dir)  # fills the cache
+            clip_audio_features(clip_dir(self.root, cid), audio_encoder, whisper_dir, whisper_levels)  # fills the cache
         self.windows = [(ci, w * self.frames) for ci, m in enumerate(self.metas) for w in range(int(m["n_frames"]) // self.frames)]
 
     def set_epoch(self, epoch: int) -> None:
@@ -88,7 +90,7 @@ class ClipDataset(Dataset):
         path, meta = clip_dir(self.root, self.clip_ids[ci]), self.metas[ci]
         window = list(range(start, start + self.frames))
         images = self._images(path, window + [ref])  # (F + 1, 3, H, W)
-        audio = np.load(path / f"audio_{self.audio_encoder}.npy", mmap_mode="r")[start : start + self.frames]
+        audio = np.load(path / self.audio_cache, mmap_mode="r")[start : start + self.frames]
         keypoints = np.load(path / "keypoints.npy", mmap_mode="r")[start : start + self.frames]
         boxes = np.load(path / "boxes.npy", mmap_mode="r")[start : start + self.frames]
         return {

@@ -5,6 +5,16 @@ OpenPose-style coloured limbs and joints for the body, HSV-coloured bone lines a
 joints for the hands, white dots for the face; every colour is scaled by the keypoint
 confidence and points below CONF_THRESHOLD are not drawn. Sizes are those of the 768-pixel
 drawing scaled to the requested size (at least one pixel).
+
+Hands have two styles (config ``data.hand_map``):
+- "harness": the drawing colours above as RGB, blue joints, the confidence cut.
+- "release": the hand map as the release hands it to its pose encoder (release:
+  src/utils/dwpose_util.py, draw_handpose + draw_pose_select_v2). It draws on a canvas that
+  OpenCV treats as BGR and converts to RGB at the end, so in the RGB image every bone has the
+  HSV colour with red and blue exchanged and the joints are red. Colours are scaled by the
+  truncated 8-bit confidence, int(c_a c_b 255) for a bone and int(c 255) for a joint; there is
+  no confidence cut (a zero-confidence bone is drawn black); a point is skipped only when it
+  lies in the first pixel row or column of the release's 800-pixel canvas (its "missing" test).
 """
 
 from __future__ import annotations
@@ -20,12 +30,12 @@ from harness.data import layout
 PARTS = ("lips", "face", "body", "hands")
 MASK_REGIONS = ("lips", "face", "head", "full")
 CONF_THRESHOLD = 0.3
+HAND_MAPS = ("release", "harness")
+RELEASE_CANVAS = 800  # release: draw_pose_select_v2(ref_w=800) as infer.py calls it
 _SHIFT = 4  # cv2 fixed-point bits: sub-pixel positions
 _ONE = 1 << _SHIFT
-_HAND_COLORS = [
-    tuple(int(round(255 * c)) for c in colorsys.hsv_to_rgb(i / len(layout.HAND_EDGES), 1.0, 1.0))
-    for i in range(len(layout.HAND_EDGES))
-]
+_HAND_HSV = [colorsys.hsv_to_rgb(i / len(layout.HAND_EDGES), 1.0, 1.0) for i in range(len(layout.HAND_EDGES))]
+_HAND_COLORS = [tuple(int(round(255 * c)) for c in rgb) for rgb in _HAND_HSV]
 
 
 def _check_parts(parts: Iterable[str]) -> frozenset[str]:
@@ -93,14 +103,37 @@ def _draw_hand(canvas: np.ndarray, hand: np.ndarray) -> None:
     _dots(canvas, hand, (0, 0, 255), _radius(4, size))
 
 
-def draw_pose_map(keypoints: np.ndarray, parts: Iterable[str], size: int) -> np.ndarray:
+def _release_present(xy: np.ndarray) -> bool:
+    """The release's test for a detected point: int(coordinate * 800) > 0.01 on both axes."""
+    return bool(xy[0] * RELEASE_CANVAS >= 1.0 and xy[1] * RELEASE_CANVAS >= 1.0)
+
+
+def _draw_hand_release(canvas: np.ndarray, hand: np.ndarray) -> None:
+    """One hand (21, 3) in the release's final RGB colours (see the module docstring)."""
+    size = canvas.shape[0]
+    thickness = _radius(2, size)
+    for (i, j), (r, g, b) in zip(layout.HAND_EDGES, _HAND_HSV):
+        if not (_release_present(hand[i]) and _release_present(hand[j])):
+            continue
+        score = int(hand[i, 2] * hand[j, 2] * 255)
+        color = (int(round(b * score)), int(round(g * score)), int(round(r * score)))  # BGR drawing read as RGB
+        cv2.line(canvas, _pt(hand[i], size), _pt(hand[j], size), color, thickness, cv2.LINE_8, _SHIFT)
+    for x, y, c in hand:
+        if _release_present((x, y)):  # drawn (0, 0, score) in BGR: red in RGB
+            cv2.circle(canvas, _pt((x, y), size), _radius(4, size) * _ONE, (int(c * 255), 0, 0), -1, cv2.LINE_8, _SHIFT)
+
+
+def draw_pose_map(keypoints: np.ndarray, parts: Iterable[str], size: int, hand_map: str = "harness") -> np.ndarray:
     """Draw one frame's keypoints (133, 3) -> RGB pose image float32 (3, size, size) in [0, 1].
 
     ``parts`` is any subset of {"lips", "face", "body", "hands"}: "face" draws the 48
     non-lip face points, "lips" the 20 lip points (face 48-67), so APDH can remove the lips
-    before the rest of the face (echomimicv2.md, APDH).
+    before the rest of the face (echomimicv2.md, APDH). ``hand_map`` is "harness" or "release".
     """
     chosen = _check_parts(parts)
+    if hand_map not in HAND_MAPS:
+        raise ValueError(f"unknown hand map style {hand_map!r}; choose from {HAND_MAPS}")
+    draw_hand = _draw_hand_release if hand_map == "release" else _draw_hand
     kp = np.asarray(keypoints, dtype=np.float32)
     if kp.shape != (layout.N_KEYPOINTS, 3):
         raise ValueError(f"keypoints must be ({layout.N_KEYPOINTS}, 3), got {kp.shape}")
@@ -108,8 +141,8 @@ def draw_pose_map(keypoints: np.ndarray, parts: Iterable[str], size: int) -> np.
     if "body" in chosen:
         _draw_body(canvas, kp)
     if "hands" in chosen:
-        _draw_hand(canvas, kp[layout.LEFT_HAND])
-        _draw_hand(canvas, kp[layout.RIGHT_HAND])
+        draw_hand(canvas, kp[layout.LEFT_HAND])
+        draw_hand(canvas, kp[layout.RIGHT_HAND])
     if "face" in chosen:
         _dots(canvas, kp[layout.FACE_NO_LIPS], (255, 255, 255), _radius(3, size))
     if "lips" in chosen:
@@ -117,13 +150,13 @@ def draw_pose_map(keypoints: np.ndarray, parts: Iterable[str], size: int) -> np.
     return canvas.transpose(2, 0, 1).astype(np.float32) / 255.0
 
 
-def draw_pose_maps(keypoints: np.ndarray, parts: Iterable[str], size: int) -> np.ndarray:
+def draw_pose_maps(keypoints: np.ndarray, parts: Iterable[str], size: int, hand_map: str = "harness") -> np.ndarray:
     """Batched draw_pose_map: (N, 133, 3) -> float32 (N, 3, size, size) in [0, 1]."""
     kp = np.asarray(keypoints, dtype=np.float32)
     chosen = _check_parts(parts)
     out = np.empty((len(kp), 3, size, size), np.float32)
     for i, frame in enumerate(kp):
-        out[i] = draw_pose_map(frame, chosen, size)
+        out[i] = draw_pose_map(frame, chosen, size, hand_map)
     return out
 
 

@@ -12,6 +12,7 @@ from diffusers import UNet2DConditionModel, UNetMotionModel
 from torch import nn
 
 from harness.model.attention import AttentionState, install_denoiser_readers, install_reference_writer
+from harness.model.motion_norm import set_motion_norm
 from harness.model.pose_encoder import ConvInWithPose, PoseEncoder
 
 
@@ -22,9 +23,17 @@ class EchoMimicV2(nn.Module):
         reference_unet: 2D UNet run once per clip at t=0; its self-attention inputs become the bank.
         denoising_unet: UNetMotionModel (AnimateDiff-style) whose self-attention reads the bank.
         pose_encoder: per-frame pose-map encoder; output added after the denoiser's conv_in.
+        motion_norm: "per_frame" or "across_frames" GroupNorm in the motion modules (config model.motion_norm).
     """
 
-    def __init__(self, reference_unet: UNet2DConditionModel, denoising_unet: UNetMotionModel, pose_encoder: PoseEncoder):
+    def __init__(
+        self,
+        reference_unet: UNet2DConditionModel,
+        denoising_unet: UNetMotionModel,
+        pose_encoder: PoseEncoder,
+        *,
+        motion_norm: str,
+    ):
         super().__init__()
         self.state = AttentionState()
         self.reference_unet = reference_unet
@@ -33,6 +42,7 @@ class EchoMimicV2(nn.Module):
         install_reference_writer(reference_unet, self.state)
         install_denoiser_readers(denoising_unet, self.state)
         denoising_unet.conv_in = ConvInWithPose(denoising_unet.conv_in)
+        set_motion_norm(denoising_unet, motion_norm)  # per_frame: release src/models/motion_module.py
 
     def forward(
         self,
@@ -44,6 +54,7 @@ class EchoMimicV2(nn.Module):
         audio_mask: torch.Tensor | None = None,  # (B, F, 1, H', W') in [0, 1]; None = unmasked
         ref_keep: torch.Tensor | None = None,  # (B,) bool; False = reference dropped (CFG)
         audio_scale: float = 1.0,
+        pose_keep: torch.Tensor | None = None,  # (B,) bool; False = pose FEATURES zeroed (release CFG)
     ) -> torch.Tensor:
         b, _, f, h, w = noisy_latents.shape
         # 1. Reference net writes the bank (reference content is constant over denoising steps).
@@ -58,10 +69,23 @@ class EchoMimicV2(nn.Module):
         self.state.ref_keep = ref_keep
         self.state.audio_scale = audio_scale
         self.state.audio_mask = None if audio_mask is None else _to_latent_grid(audio_mask, (h, w))
-        self.denoising_unet.conv_in.pose_features = self.pose_encoder(pose.flatten(0, 1))  # (B*F, C0, h, w)
+        self.denoising_unet.conv_in.pose_features = _pose_features(self.pose_encoder, pose, pose_keep)
         # 3. Denoise: per-frame audio tokens are the cross-attention context, (B*F, L, D).
         tokens = audio.flatten(0, 1)
         return self.denoising_unet(noisy_latents, timesteps, encoder_hidden_states=tokens).sample
+
+
+def _pose_features(encoder: PoseEncoder, pose: torch.Tensor, keep: torch.Tensor | None) -> torch.Tensor:
+    """Encoded pose maps (B, F, 3, H, W) -> (B*F, C0, h, w); samples with keep=False get zeros.
+
+    Zeroing after the encoder is the release's unconditional branch (src/pipelines/pipeline_echomimicv2.py);
+    a blank pose image instead still adds the encoder's response to black (its biases).
+    """
+    features = encoder(pose.flatten(0, 1))
+    if keep is None:
+        return features
+    frame_keep = keep.to(features.device).repeat_interleave(pose.shape[1])  # (B*F,)
+    return torch.where(frame_keep[:, None, None, None], features, torch.zeros_like(features))
 
 
 def _to_latent_grid(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

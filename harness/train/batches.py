@@ -19,7 +19,8 @@ class TrainingBatches:
     def __init__(self, cfg: ExperimentConfig):
         self.cfg = cfg
         root = ensure_dataset(cfg)
-        common = dict(split="train", frames=cfg.data.frames, audio_encoder=cfg.model.audio_encoder, seed=cfg.train.seed, size=cfg.data.size)
+        common = dict(split="train", frames=cfg.data.frames, audio_encoder=cfg.model.audio_encoder, seed=cfg.train.seed, size=cfg.data.size,
+                      whisper_levels=cfg.model.whisper_levels)
         self.semibody = ClipDataset(root, kinds=("semibody",), **common)
         self.portrait: ClipDataset | None = None
         # HPA (paper Sec. 3.3): off -> portrait clips are not used at all.

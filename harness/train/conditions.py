@@ -58,7 +58,7 @@ def build_conditions(batch: dict, phase: ActivePhase, cfg: ExperimentConfig, gen
     # 2. APDH pose sampling: only the phase's parts are drawn; a pose-drop draws nothing.
     b, f = keypoints.shape[:2]
     parts = controlled_pose_parts(cfg.model.controls, set(phase.pose_parts))  # positive control: no hands
-    pose = torch.from_numpy(draw_pose_maps(keypoints.flatten(0, 1).numpy(), parts, size))
+    pose = torch.from_numpy(draw_pose_maps(keypoints.flatten(0, 1).numpy(), parts, size, cfg.data.hand_map))
     pose = pose.view(b, f, 3, size, size)
     if phase.pose_drop_prob > 0:
         keep = torch.rand(b, generator=generator) >= phase.pose_drop_prob

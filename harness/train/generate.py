@@ -57,10 +57,11 @@ def generate_for_clip(
     size = cfg.data.size
     if frames.shape[1:3] != (size, size):
         raise HarnessError(f"{clip}: frames are {frames.shape[2]}x{frames.shape[1]}, the model was trained at {size}x{size}")
-    audio = torch.from_numpy(np.array(clip_audio_features(clip, cfg.model.audio_encoder)))  # (F, L, D), writable copy
+    features = clip_audio_features(clip, cfg.model.audio_encoder, whisper_levels=cfg.model.whisper_levels)
+    audio = torch.from_numpy(np.array(features))  # (F, L, D), writable copy
     audio = controlled_audio(cfg.model.controls, audio)  # positive controls act in sampling too
     parts = controlled_pose_parts(cfg.model.controls, INFERENCE_POSE_PARTS)
-    pose = torch.from_numpy(draw_pose_maps(data["keypoints"], parts, size))  # (F, 3, H, W)
+    pose = torch.from_numpy(draw_pose_maps(data["keypoints"], parts, size, cfg.data.hand_map))  # (F, 3, H, W)
     reference = torch.from_numpy(frames[0].transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0)
     generator = torch.Generator().manual_seed(seed)
     out = sample_clip(model, codec, make_scheduler(), reference, audio, pose, cfg.eval, generator, progress,

@@ -1,5 +1,6 @@
 """Inference (echomimicv2.md, "Objective and sampling"): trailing DDIM, classifier-free guidance,
-sliding context windows with overlap (averaged), initial noise clamped to [-1.5, 1.5]."""
+sliding context windows with overlap (averaged; schedules in context_windows.py), initial noise
+clamped to [-1.5, 1.5]."""
 
 from __future__ import annotations
 
@@ -9,17 +10,8 @@ from tqdm.auto import tqdm
 
 from harness.config import EvalConfig
 from harness.model.echomimic import EchoMimicV2
-
-
-def context_windows(num_frames: int, size: int, overlap: int) -> list[list[int]]:
-    """Frame index windows of `size` covering 0..num_frames-1, consecutive ones sharing `overlap`."""
-    if num_frames <= size:
-        return [list(range(num_frames))]
-    stride = size - overlap
-    starts = list(range(0, num_frames - size + 1, stride))
-    if starts[-1] != num_frames - size:
-        starts.append(num_frames - size)  # last window flush with the end
-    return [list(range(s, s + size)) for s in starts]
+from harness.train.context_windows import fixed_windows as context_windows  # noqa: F401 (re-exported)
+from harness.train.context_windows import windows_at_step
 
 
 @torch.no_grad()
@@ -47,16 +39,20 @@ def sample_clip(
     # Cond and uncond run as one batch of 2: the uncond half has no reference, audio or pose.
     both_ref = ref_latents.repeat(2, 1, 1, 1)
     keep = torch.tensor([use_reference, False], device=device)
-    windows = context_windows(f, settings.context_frames, settings.context_overlap)
+    # Uncond pose: release (pipeline_echomimicv2.py) zeroes the encoded pose; else a blank pose image.
+    zero_features = settings.uncond_pose == "zero_features"
+    pose_keep = torch.tensor([True, False], device=device) if zero_features else None
     first = True
-    for t in tqdm(scheduler.timesteps, desc="sample", disable=not progress, leave=False):
+    for step, t in enumerate(tqdm(scheduler.timesteps, desc="sample", disable=not progress, leave=False)):
         v_sum = torch.zeros_like(latents)
         counts = torch.zeros(1, 1, f, 1, 1, device=device)
+        windows = windows_at_step(settings.context_windows, step, f, settings.context_frames, settings.context_overlap)
         for idx in windows:
             x = latents[:, :, idx].repeat(2, 1, 1, 1, 1)
             a = torch.stack([audio[idx], torch.zeros_like(audio[idx])]).to(device)
-            p = torch.stack([pose[idx], torch.zeros_like(pose[idx])]).to(device)
-            v = model(x, t.repeat(2).to(device), both_ref if first else None, a, p, None, keep, settings.audio_attn_scale)
+            p = torch.stack([pose[idx], pose[idx] if zero_features else torch.zeros_like(pose[idx])]).to(device)
+            v = model(x, t.repeat(2).to(device), both_ref if first else None, a, p, None, keep, settings.audio_attn_scale,
+                      pose_keep)
             first = False  # the reference bank is constant: computed once per clip
             v_cond, v_uncond = v.chunk(2)
             v_sum[:, :, idx] += v_uncond + settings.guidance_scale * (v_cond - v_uncond)
