@@ -70,9 +70,10 @@ def finish_trial(cfg: ExperimentConfig, trial_dir: Path, checkpoint: Path, start
     """Sample and evaluate a trained trial; write samples/, frames/ and metrics.json into trial_dir."""
     from harness.data.synth import ensure_dataset
 
-    generated = _generate(cfg, checkpoint, ensure_dataset(cfg))
+    root = ensure_dataset(cfg)
+    generated = _generate(cfg, checkpoint, root)
     samples, frames = _write_samples(trial_dir, generated)
-    results = _evaluate(cfg, generated)
+    results = _evaluate(cfg, generated, root)
     (trial_dir / "metrics.json").write_text(json.dumps(results, indent=1) + "\n")
     return TrialOutcome(results=results, checkpoint=checkpoint, start_step=start_step, steps=steps,
                         samples=samples, frames=frames)
@@ -85,7 +86,8 @@ def evaluate_checkpoint(cfg: ExperimentConfig, checkpoint: Path) -> list[dict[st
     """
     from harness.data.synth import ensure_dataset
 
-    return _evaluate(cfg, _generate(cfg, checkpoint, ensure_dataset(cfg)))
+    root = ensure_dataset(cfg)
+    return _evaluate(cfg, _generate(cfg, checkpoint, root), root)
 
 
 def _generate(cfg: ExperimentConfig, checkpoint: Path, root: Path) -> dict[str, Any]:
@@ -121,13 +123,19 @@ def _write_samples(trial_dir: Path, generated: dict[str, Any]) -> tuple[list[Pat
     return samples, stills
 
 
-def _evaluate(cfg: ExperimentConfig, generated: dict[str, Any]) -> list[dict[str, Any]]:
-    """metrics.evaluate over the generated clips; MetricResult dicts in result order."""
+def _evaluate(cfg: ExperimentConfig, generated: dict[str, Any], root: Path) -> list[dict[str, Any]]:
+    """metrics.evaluate over the generated clips; MetricResult dicts in result order.
+
+    Each clip's ground truth (keypoints, boxes, source) goes along: the synthetic backend
+    measures at it, and refuses clips whose source is not the synthetic generator."""
+    from harness.data.clip_format import clip_dir
     from metrics.evaluate import evaluate
+    from metrics.synthetic.truth import load_truth
     from harness.train.trainer import resolve_device
 
     gens = list(generated.values())
+    truth = [load_truth(clip_dir(root, cid)) for cid in generated]
     results = evaluate([g.frames for g in gens], [g.target for g in gens], references=None,
                        audio=[g.audio for g in gens], wanted=cfg.eval.metrics, backend=cfg.eval.backend,
-                       device=str(resolve_device(cfg)), fps=[g.fps for g in gens])
+                       device=str(resolve_device(cfg)), fps=[g.fps for g in gens], truth=truth)
     return [r.to_dict() for r in results]

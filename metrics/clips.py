@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import HarnessError
-from metrics.sample import Sample
+from metrics.sample import ClipTruth, Sample
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv")
 
@@ -33,6 +33,7 @@ class ClipSource:
     frames_dir: Path | None
     audio: Path | None  # wav file, or the video itself when it carries audio
     fps: float | None  # from meta.json; None -> read from the video
+    folder: Path | None = None  # the clip folder (keypoints.npy, meta.json), None for a bare video file
 
     def load_frames(self) -> tuple[np.ndarray, float]:
         """uint8 (F, H, W, 3) RGB frames and fps."""
@@ -58,6 +59,12 @@ class ClipSource:
                 raise
             return None  # a video without an audio stream
 
+    def load_truth(self) -> ClipTruth | None:
+        """The clip folder's ground truth (keypoints, boxes, source), None without one."""
+        from metrics.synthetic.truth import load_truth
+
+        return None if self.folder is None else load_truth(self.folder)
+
 
 def _clip_folder(folder: Path) -> ClipSource | None:
     videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTS)
@@ -74,7 +81,7 @@ def _clip_folder(folder: Path) -> ClipSource | None:
     use_png = pngs.is_dir() and any(pngs.glob("*.png"))
     video = None if use_png else (folder / "video.mp4" if (folder / "video.mp4").is_file() else videos[0])
     wav = folder / "audio.wav"
-    return ClipSource(folder.name, video, pngs if use_png else None, wav if wav.is_file() else video, fps)
+    return ClipSource(folder.name, video, pngs if use_png else None, wav if wav.is_file() else video, fps, folder)
 
 
 def find_clips(path: str | Path) -> dict[str, ClipSource]:
@@ -110,11 +117,13 @@ def pair_clips(pred_dir: str | Path, gt_dir: str | Path | None) -> list[tuple[Cl
 
 
 def load_samples(pairs: list[tuple[ClipSource, ClipSource | None]]) -> Iterator[Sample]:
-    """Read each pair lazily into a Sample (audio from the prediction, else the ground truth)."""
+    """Read each pair lazily into a Sample (audio from the prediction, else the ground truth;
+    ground-truth annotations from the ground-truth clip folder, else the prediction's)."""
     for pred, gt in pairs:
         frames, fps = pred.load_frames()
         gt_frames = gt.load_frames()[0] if gt is not None else None
         audio = pred.load_audio()
         if audio is None and gt is not None:
             audio = gt.load_audio()
-        yield Sample(pred=frames, gt=gt_frames, audio=audio, fps=fps, clip_id=pred.key)
+        truth = gt.load_truth() if gt is not None else pred.load_truth()
+        yield Sample(pred=frames, gt=gt_frames, audio=audio, fps=fps, clip_id=pred.key, truth=truth)

@@ -9,7 +9,9 @@ references: sequence of uint8 (H, W, 3) reference images (CSIM identity); None -
 audio:      sequence of float32 (S,) 16 kHz mono driving audio (Sync), or None
 wanted:     config metric names: "fid", "fvd", "ssim", "psnr", "sync" (-> sync_c, sync_d),
             "hkc" (-> hkc, hkv), "csim"
-backend:    "reference" (official weights, exact protocol) or "offline" (labelled stand-ins)
+backend:    "reference" (official weights, exact protocol), "offline" (labelled stand-ins) or
+            "synthetic" (Sync, HKC/HKV, CSIM read at the synthetic set's ground truth, which
+            arrives as ``truth``; FID, FVD, SSIM, PSNR as "offline"; docs/metrics_synthetic.md)
 returns:    list[MetricResult] in the order fid, fvd, ssim, psnr, sync_c, sync_d, hkc, hkv, csim
 
 Clips stream through every metric once (``evaluate_samples`` takes any iterable of Samples, so
@@ -26,9 +28,9 @@ from typing import Literal
 import numpy as np
 
 from metrics.result import MetricResult
-from metrics.sample import Metric, Sample
+from metrics.sample import ClipTruth, Metric, Sample
 
-Backend = Literal["reference", "offline"]
+Backend = Literal["reference", "offline", "synthetic"]
 METRIC_NAMES = ("fid", "fvd", "ssim", "psnr", "sync", "hkc", "csim")
 RESULT_ORDER = ("fid", "fvd", "ssim", "psnr", "sync_c", "sync_d", "hkc", "hkv", "csim")
 
@@ -69,6 +71,10 @@ class Unavailable:
 def _build(name: str, backend: Backend, device: str, s: EvalSettings, wanted: set[str]) -> Metric:
     """Construct the metric object for one config name (imports lazily: heavy dependencies)."""
     wf, wd = s.weight_files, s.weights_dir
+    if backend == "synthetic" and name in ("sync", "hkc", "csim"):
+        return _build_synthetic(name, s)
+    if backend == "synthetic":  # the weight-free / offline-weight metrics measure synthetic clips as they are
+        backend = "offline"
     if name == "fid":
         from metrics.fid import FidMetric
 
@@ -101,6 +107,21 @@ def _build(name: str, backend: Backend, device: str, s: EvalSettings, wanted: se
 
         return CsimMetric(backend, wf, wd)
     raise ValueError(f"unknown metric {name!r}; known: {METRIC_NAMES}")
+
+
+def _build_synthetic(name: str, s: EvalSettings) -> Metric:
+    """The synthetic-domain backend of a metric without an offline reference (metrics/synthetic/)."""
+    if name == "sync":
+        from metrics.synthetic.sync import SyntheticSyncMetric
+
+        return SyntheticSyncMetric()
+    if name == "hkc":
+        from metrics.synthetic.hands import SyntheticHandMetric
+
+        return SyntheticHandMetric(s.hkc_missing, s.hkv_units)
+    from metrics.synthetic.identity import SyntheticCsimMetric
+
+    return SyntheticCsimMetric()
 
 
 def build_metrics(wanted: Iterable[str], backend: Backend = "offline", device: str = "auto",
@@ -140,17 +161,22 @@ def evaluate(
     device: str = "auto",
     fps: float | Sequence[float] = 25.0,
     settings: EvalSettings | None = None,
+    truth: Sequence[ClipTruth | None] | None = None,
 ) -> list[MetricResult]:
-    """Evaluate generated clips against ground truth; one MetricResult per result key."""
+    """Evaluate generated clips against ground truth; one MetricResult per result key.
+
+    truth: per clip, the dataset's ground-truth annotations (the synthetic backend needs them).
+    """
     n = len(pred)
-    for label, seq in (("gt", gt), ("references", references), ("audio", audio)):
+    for label, seq in (("gt", gt), ("references", references), ("audio", audio), ("truth", truth)):
         if seq is not None and len(seq) != n:
             raise ValueError(f"{label} has {len(seq)} entries for {n} predicted clips")
     rates = [float(fps)] * n if isinstance(fps, (int, float)) else [float(f) for f in fps]
     samples = (
         Sample(pred=np.asarray(pred[i]), gt=None if gt is None else np.asarray(gt[i]),
                reference=None if references is None else references[i],
-               audio=None if audio is None else audio[i], fps=rates[i], clip_id=str(i))
+               audio=None if audio is None else audio[i], fps=rates[i], clip_id=str(i),
+               truth=None if truth is None else truth[i])
         for i in range(n)
     )
     return evaluate_samples(samples, wanted, backend, device, settings)

@@ -10,6 +10,22 @@ import numpy as np
 from metrics.result import MetricResult
 
 
+@dataclass(frozen=True)
+class ClipTruth:
+    """Ground truth a dataset knows about one clip (the synthetic backends read it; others ignore it).
+
+    keypoints: float32 (F, 133, 3) COCO-WholeBody, x, y normalised to [0, 1], confidence
+    boxes:     float32 (F, 4, 4) lips, face, head, body boxes, normalised xyxy
+    source:    the clip's meta.json ``source`` (e.g. "synthetic-v1:seed=0:semibody:3")
+    reference_keypoints: float32 (133, 3) keypoints of the reference image; None -> keypoints[0]
+    """
+
+    keypoints: np.ndarray
+    boxes: np.ndarray
+    source: str
+    reference_keypoints: np.ndarray | None = None
+
+
 @dataclass
 class Sample:
     """One clip pair.
@@ -20,6 +36,7 @@ class Sample:
     audio:     float32 (S,) mono 16 kHz driving audio, or None
     fps:       frame rate of ``pred``
     clip_id:   name used in messages
+    truth:     the clip's ground-truth annotations, or None (needed by the synthetic backends only)
     """
 
     pred: np.ndarray
@@ -28,6 +45,7 @@ class Sample:
     audio: np.ndarray | None = None
     fps: float = 25.0
     clip_id: str = ""
+    truth: ClipTruth | None = None
 
     def reference_image(self) -> np.ndarray | None:
         """The CSIM reference: the given image, else the first ground-truth frame."""

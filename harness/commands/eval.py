@@ -41,7 +41,8 @@ def eval_command(
     pred: Path = typer.Option(..., "--pred", help="Predicted clips: folder of *.mp4/*.avi, or of clip folders."),
     gt: Path = typer.Option(None, "--gt", help="Ground-truth clips (dataset root, clip folders or videos)."),
     metrics: str = typer.Option(ALL, "--metrics", help="Comma-separated: fid,fvd,ssim,psnr,sync,hkc,csim."),
-    backend: str = typer.Option("offline", "--backend", help="'reference' (official weights) or 'offline'."),
+    backend: str = typer.Option("offline", "--backend",
+                                help="'reference' (official weights), 'offline', or 'synthetic' (synthetic clips as --gt)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1 ..."),
     weights_dir: Path = typer.Option(None, "--weights", help="Weights folder (default: $HARNESS_WEIGHTS)."),
     batch_size: int = typer.Option(50, "--batch-size", min=1, help="FID/FVD network batch size."),
@@ -59,7 +60,7 @@ def eval_command(
     from metrics.evaluate import EvalSettings, evaluate_samples
 
     wanted = _parse_metrics(metrics)
-    choices = {"--backend": (backend, ("offline", "reference")), "--sync-mode": (sync_mode, ("pipeline", "precropped")),
+    choices = {"--backend": (backend, ("offline", "reference", "synthetic")), "--sync-mode": (sync_mode, ("pipeline", "precropped")),
                "--hkc-missing": (hkc_missing, ("skip", "zero")), "--hkv-units": (hkv_units, ("pixels", "normalized"))}
     for flag, (value, allowed) in choices.items():
         if value not in allowed:

@@ -1,0 +1,188 @@
+"""Synthetic HKC / HKV: are the hands drawn where the hand pose says, and how much do they move.
+
+The synthetic figures draw both hands (palm and fingers) in the identity's skin colour through
+their 21 keypoints each (harness/data/synth_render.py). Two things are read from the ground
+truth: the hand colour (median of the reference image at face skin probes and both palm
+centres) and a hand-free plate (per pixel, the median ground-truth colour over the frames in
+which no hand covers it: what lies behind the hands). Each generated pixel is then read as a
+mix plate + t (skin - plate): its hand evidence is t in [0, 1], discounted for colours no such
+mix explains (noise), so a blurred hand reads its coverage instead of dropping to zero.
+  * HKC: per ground-truth hand keypoint, the most hand evidence within `radius` pixels of it
+    (a keypoint "detected" with that confidence); in [0, 1], 1 = pure hand colour right there;
+    pooled over keypoints and frames like the real HKC.
+  * HKV: per hand, the centroid of the strong hand evidence within a fixed search box (the
+    clip's whole ground-truth range of that hand, grown by `radius`); its variance over the
+    frames where the hand is found (x and y averaged, pixels), then the mean over hands and
+    clips, as metrics/hands.py hkv_clip computes it. The box is the same in every frame, so the
+    centroid moves only when the generated hand moves. This measures the hand's translation;
+    the real HKV also counts finger articulation.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import cv2
+import numpy as np
+
+from harness.data import layout
+from harness.errors import HarnessError
+from metrics.hands import HandKeypoints, hkc_values, hkv_clip
+from metrics.result import MetricResult
+from metrics.sample import ClipTruth, Sample
+from metrics.synthetic import BACKEND
+from metrics.synthetic.pixels import PROBES, bilinear, face_points
+from metrics.synthetic.truth import reference_of, require_truth
+
+SIGMA = 30.0  # RGB distance off the plate-skin mixing axis at which evidence is discounted to exp(-1/2)
+MIN_EVIDENCE = 0.1  # a hand whose search box holds no pixel with more evidence counts as not found
+HAND_SLOTS = (layout.LEFT_HAND, layout.RIGHT_HAND)  # slot 0 = left, 1 = right (metrics/hands.py)
+PALM = [0, 1, 5, 9, 13, 17]  # wrist and finger bases of the 21-point hand
+
+
+def search_radius(size: int) -> int:
+    """Neighbourhood radius in pixels: one pixel at the tiny sizes, growing with resolution."""
+    return max(1, int(round(size / 64)))
+
+
+def hand_colour(reference: np.ndarray, ref_kp: np.ndarray) -> np.ndarray:
+    """The identity's skin colour: float64 (3,) median at face skin probes and both palm centres."""
+    palms = np.stack([ref_kp[hand[PALM], :2].mean(axis=0) for hand in HAND_SLOTS])  # (2, 2)
+    pts = np.concatenate([face_points(ref_kp, PROBES["skin"]), palms])
+    return np.median(bilinear(reference, pts), axis=0)
+
+
+MIN_CONTRAST = 45.0  # RGB distance skin-plate below which a pixel tells nothing (plate is skin-like)
+
+
+def hand_masks(keypoints: np.ndarray, h: int, w: int) -> np.ndarray:
+    """bool (F, H, W): pixels within the hand drawing's reach of a visible hand keypoint."""
+    r = max(1.5, 1.5 * max(h, w) / 64)
+    yy, xx = np.mgrid[0:h, 0:w] + 0.5  # pixel centres
+    out = np.zeros((len(keypoints), h, w), bool)
+    for i, kp in enumerate(keypoints[:, layout.HANDS]):
+        for x, y, c in kp:
+            if c > 0:
+                out[i] |= (xx - x * w) ** 2 + (yy - y * h) ** 2 <= r * r
+    return out
+
+
+def hand_free_plate(gt: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """float32 (H, W, 3): per pixel, the median ground-truth colour over the frames where no hand
+    covers it (what lies behind the hands); the plain median where a hand always does."""
+    n = min(len(gt), len(keypoints))
+    frames = gt[:n].astype(np.float32)
+    masked = np.where(hand_masks(keypoints[:n], *gt.shape[1:3])[..., None], np.nan, frames)
+    with warnings.catch_warnings():  # pixels a hand covers in every frame are all-NaN: filled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        plate = np.nanmedian(masked, axis=0)
+    holes = np.isnan(plate)
+    plate[holes] = np.median(frames, axis=0)[holes]
+    return plate
+
+
+def skin_fraction(frame: np.ndarray, colour: np.ndarray, plate: np.ndarray, sigma: float = SIGMA) -> np.ndarray:
+    """float32 (H, W) in [0, 1]: how much skin colour is mixed into the hand-free plate at each pixel.
+
+    A pixel is read as a mix plate + t (skin - plate): t is its projection on that axis
+    (clipped to [0, 1]), discounted by exp(-r^2 / (2 sigma^2)) for its distance r off the axis, so a
+    blurred hand reads its coverage while colours that no mix explains (noise, other objects) do not."""
+    axis = colour.astype(np.float32) - plate  # (H, W, 3)
+    denom = np.maximum((axis**2).sum(-1), MIN_CONTRAST**2)  # (H, W)
+    diff = frame.astype(np.float32) - plate
+    t = np.clip((diff * axis).sum(-1) / denom, 0.0, 1.0)
+    off = ((diff - t[..., None] * axis) ** 2).sum(-1)  # squared distance to the nearest mix
+    return (t * np.exp(-off / (2 * sigma**2))).astype(np.float32)
+
+
+def search_boxes(truth: ClipTruth, n: int, h: int, w: int, radius: int) -> list[tuple[int, int, int, int] | None]:
+    """Per hand slot, the pixel box (x0, y0, x1, y1) covering its visible keypoints over the clip."""
+    out = []
+    for hand in HAND_SLOTS:
+        kp = truth.keypoints[:n, hand]  # (n, 21, 3)
+        vis = kp[..., 2] > 0
+        if not vis.any():
+            out.append(None)
+            continue
+        x, y = kp[..., 0][vis] * w, kp[..., 1][vis] * h
+        out.append((max(0, int(x.min()) - radius), max(0, int(y.min()) - radius),
+                    min(w, int(x.max()) + radius + 1), min(h, int(y.max()) + radius + 1)))
+    return out
+
+
+def detect_hands(frames: np.ndarray, truth: ClipTruth, colour: np.ndarray, plate: np.ndarray,
+                 sigma: float = SIGMA) -> HandKeypoints:
+    """Hands of the generated frames (F, H, W, 3) at the ground-truth places, given the hand colour (3,)
+    and the hand-free plate (H, W, 3): HandKeypoints with per-keypoint confidence and the hand's
+    centroid (pixels) repeated on its 21 points."""
+    n, h, w = min(len(frames), len(truth.keypoints)), frames.shape[1], frames.shape[2]
+    r = search_radius(max(h, w))
+    kernel = np.ones((2 * r + 1, 2 * r + 1), np.uint8)
+    boxes = search_boxes(truth, n, h, w, r)
+    xy, conf = np.full((n, 2, 21, 2), np.nan), np.full((n, 2, 21), np.nan)
+    for i in range(n):
+        like = skin_fraction(frames[i], colour, plate, sigma)  # (H, W)
+        best = cv2.dilate(like, kernel)  # (H, W): max within the radius
+        for slot, hand in enumerate(HAND_SLOTS):
+            kp = truth.keypoints[i, hand]  # (21, 3)
+            vis = kp[:, 2] > 0
+            cols = np.clip((kp[vis, 0] * w).astype(int), 0, w - 1)
+            rows = np.clip((kp[vis, 1] * h).astype(int), 0, h - 1)
+            conf[i, slot, vis] = best[rows, cols]
+            if boxes[slot] is not None:
+                xy[i, slot] = _centroid(like, boxes[slot])
+    return HandKeypoints(xy=xy, conf=conf, size=(h, w))
+
+
+def _centroid(evidence: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Centroid (x, y) in pixels (pixel centres at +0.5) of the hand evidence (H, W) inside box, counting
+    only evidence above half the box's maximum (so weak, scattered evidence does not pull it towards
+    the box centre); NaN when the box holds no evidence of a hand."""
+    x0, y0, x1, y1 = box
+    ev = evidence[y0:y1, x0:x1].astype(np.float64)
+    peak = ev.max(initial=0.0)
+    if peak < MIN_EVIDENCE:
+        return np.full(2, np.nan)
+    weights = np.clip(ev - 0.5 * peak, 0, None)
+    ys, xs = np.mgrid[y0:y1, x0:x1] + 0.5
+    return np.array([(weights * xs).sum() / weights.sum(), (weights * ys).sum() / weights.sum()])
+
+
+class SyntheticHandMetric:
+    """Streaming synthetic HKC (pooled over keypoints and frames) and HKV (mean over clips)."""
+
+    def __init__(self, missing: str = "skip", units: str = "pixels", sigma: float = SIGMA) -> None:
+        self.missing, self.units, self.sigma = missing, units, sigma
+        self.conf: list[np.ndarray] = []
+        self.hkv: list[float] = []
+        self.frames = self.clips = 0
+
+    def update(self, sample: Sample) -> None:
+        truth = require_truth(sample, "HKC")
+        reference, ref_kp = reference_of(sample, truth, "HKC")
+        if sample.gt is None:
+            raise HarnessError(f"clip {sample.clip_id or '?'}: the synthetic HKC backend needs the ground-truth "
+                               "frames (--gt) to see what lies behind the hands")
+        plate = hand_free_plate(sample.gt, truth.keypoints)
+        k = detect_hands(sample.pred, truth, hand_colour(reference, ref_kp), plate, self.sigma)
+        self.frames += len(k.xy)
+        self.clips += 1
+        self.conf.append(hkc_values(k, self.missing))
+        v = hkv_clip(k, self.units)
+        if v is not None:
+            self.hkv.append(v)
+
+    def results(self) -> list[MetricResult]:
+        conf = np.concatenate(self.conf) if self.conf else np.zeros(0)
+        common = {"confidence": "max skin fraction within the radius of each ground-truth hand keypoint",
+                  "sigma_rgb": self.sigma, "missing_hands": self.missing, "frames": self.frames, "clips": self.clips}
+        return [
+            MetricResult(key="hkc", value=float(conf.mean()) if conf.size else None, n=self.frames, unit="frames",
+                         backend=BACKEND, weights_sha256=None, exact=False,
+                         parameters={**common, "keypoints_counted": int(conf.size)},
+                         note="" if conf.size else "no visible ground-truth hand keypoint"),
+            MetricResult(key="hkv", value=float(np.mean(self.hkv)) if self.hkv else None, n=len(self.hkv),
+                         unit="clips", backend=BACKEND, weights_sha256=None, exact=False,
+                         parameters={**common, "units": self.units, "position": "hand centroid in a fixed search box"},
+                         note="" if self.hkv else "no hand found in two frames of any clip"),
+        ]
