@@ -100,6 +100,11 @@ class ModelConfig(Section):
     audio_encoder: Literal["mel", "whisper"] = Field(
         default="mel", description="'whisper' is the paper's (local Whisper-tiny); 'mel' the offline default"
     )
+    whisper_path: Path | None = Field(
+        default=None,
+        description="Whisper-tiny weights: a Hugging Face folder, OpenAI's tiny.pt (the release's audio_processor/tiny.pt) "
+        "or a folder holding it; null = $HARNESS_WEIGHTS/whisper-tiny",
+    )
     pretrained_dir: Path | None = Field(default=None, description="local folder of sd15 weights")
     allow_random_init: bool = Field(default=False, description="let sd15 start from random weights (benchmarks only)")
     init: Path | None = Field(

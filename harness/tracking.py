@@ -84,6 +84,16 @@ def switch_tags(cfg: ExperimentConfig) -> dict[str, str]:
     }
 
 
+def init_tags(cfg: ExperimentConfig) -> dict[str, str]:
+    """A run that starts from model.init: the checkpoint's path and the sha256 of every file it was
+    imported from (``init_sha256.<file>``, recorded by `harness weights import-release`)."""
+    if cfg.model.init is None:
+        return {}
+    from harness.model.release.init import init_tags as read_init_tags  # torch: only for such runs
+
+    return read_init_tags(cfg.model.init)
+
+
 def git_commit(repo: Path | None = None) -> str:
     """HEAD of the repository holding this package ('unknown' outside git)."""
     where = repo or Path(__file__).resolve().parents[1]
@@ -167,7 +177,7 @@ class Tracker:
             self.client.update_run(run_id, status="RUNNING")
             return run_id
         all_tags = {PARENT_TAG: parent_id, TRIAL_TAG: key, "harness.role": "trial", "seed": str(cfg.train.seed),
-                    "config_hash": cfg.config_hash(), **switch_tags(cfg), **(tags or {})}
+                    "config_hash": cfg.config_hash(), **switch_tags(cfg), **init_tags(cfg), **(tags or {})}
         run = self.client.create_run(self.experiment_id, run_name=key, tags=all_tags)
         self.log_params(run.info.run_id, {**trial_params(cfg), **(params or {})})
         return run.info.run_id

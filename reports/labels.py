@@ -65,6 +65,7 @@ VARIANT_LABELS: dict[str, tuple[str, str]] = {
     "wo_audio_lips": ("w/o Audio-Lips Sync", "w/o Audio-Lips Sync"),
     "wo_audio_face": ("w/o Audio-Face Sync", "w/o Audio-Face Sync"),
     "wo_audio_body": ("w/o Audio-Body Corr", "w/o Audio-Body Corr"),
+    "release": ("EchoMimicV2 release", "EchoMimicV2 release"),  # experiments/release_eval.yaml
 }
 
 

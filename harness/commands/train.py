@@ -40,18 +40,24 @@ def train_command(
 def sample_command(
     checkpoint: Path = typer.Argument(..., help="A checkpoint file: <run>/checkpoints/step_*.pt"),
     clip: Path = typer.Argument(..., help="A clip folder in the clip format (see README, Data)."),
+    overrides: list[str] = typer.Argument(None, help="Changes to the checkpoint's config, a.b.c=value (e.g. data.size=256).",
+                                          show_default=False),
     out: Path = typer.Option(..., "--out", help="Output .mp4 (video with the clip's audio)."),
     seed: int = typer.Option(0, "--seed", help="Initial-noise seed."),
     steps: int = typer.Option(None, "--steps", help="DDIM steps (default: the run's eval.sampling_steps)."),
 ) -> None:
     """Generate a video for a clip: reference = its first frame, its audio, its hand poses.
 
+    The checkpoint is a run's (its config.yaml two folders up) or an imported release's
+    (`harness weights import-release`: the import folder's config.yaml).
+
     Example: harness sample runs/train/smoke-<hash>/checkpoints/step_0000060.pt runs/data/synthetic/clips/synth-0006 --out out.mp4
+    Example: harness sample weights/echomimicv2/echomimicv2.pt data/emtd_prepared/clips/clip-0001 --out out.mp4
     """
     from harness.media import write_video
     from harness.train.generate import generate_for_clip, load_trained
 
-    cfg, model, codec = load_trained(checkpoint, device=_device())
+    cfg, model, codec = load_trained(checkpoint, device=_device(), overrides=overrides or [])
     if steps is not None:
         cfg.eval.sampling_steps = steps
     result = generate_for_clip(cfg, model, codec, clip, seed=seed, progress=True)

@@ -41,7 +41,7 @@ def build_model(cfg: ExperimentConfig, audio_dim: int) -> tuple[EchoMimicV2, nn.
         model, codec = _from_init(cfg, preset, audio_dim)
     elif preset.codec == "space_to_depth":
         codec: nn.Module = SpaceToDepthCodec(preset.latent_factor)
-        reference, denoiser = _fresh_unets(preset, codec.latent_channels, audio_dim, cfg.data.size // preset.latent_factor)
+        reference, denoiser = fresh_unets(preset, codec.latent_channels, audio_dim, cfg.data.size // preset.latent_factor)
         prepare_motion_modules(denoiser, cfg.model.motion_adapter)
         model = assemble(preset, reference, denoiser, cfg.model.motion_norm)
     else:
@@ -63,7 +63,7 @@ def network_on_meta(preset: ModelPreset, channels: int, audio_dim: int, sample_s
     """The preset's network with no storage (meta device): its state-dict names and shapes, or a
     shell that model.init's tensors are assigned to."""
     with torch.device("meta"):
-        reference, denoiser = _fresh_unets(preset, channels, audio_dim, sample_size)
+        reference, denoiser = fresh_unets(preset, channels, audio_dim, sample_size)
         return assemble(preset, reference, denoiser, motion_norm)
 
 
@@ -102,7 +102,10 @@ def _unet_kwargs(preset: ModelPreset, channels: int, audio_dim: int, sample_size
     )
 
 
-def _fresh_unets(preset: ModelPreset, channels: int, audio_dim: int, sample_size: int):
+def fresh_unets(preset: ModelPreset, channels: int, audio_dim: int, sample_size: int
+                ) -> tuple[UNet2DConditionModel, UNetMotionModel]:
+    """(reference 2D UNet, motion denoiser) of the preset's shape, randomly initialised (motion
+    modules as diffusers makes them: callers decide their start, see prepare_motion_modules)."""
     kwargs = _unet_kwargs(preset, channels, audio_dim, sample_size)
     reference = UNet2DConditionModel(
         **kwargs,
@@ -130,7 +133,7 @@ def _sd15(cfg: ExperimentConfig, preset: ModelPreset, audio_dim: int):
                 f"lambdalabs/sd-image-variations-diffusers at <dir>/{SD15_UNET_DIR} and stabilityai/sd-vae-ft-mse "
                 f"at <dir>/{SD15_VAE_DIR}, or set model.allow_random_init=true (benchmarks only)"
             )
-        reference, denoiser = _fresh_unets(preset, 4, audio_dim, cfg.data.size // preset.latent_factor)
+        reference, denoiser = fresh_unets(preset, 4, audio_dim, cfg.data.size // preset.latent_factor)
         prepare_motion_modules(denoiser, cfg.model.motion_adapter)
         return reference, denoiser, VaeCodec(AutoencoderKL(block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2, latent_channels=4, sample_size=cfg.data.size))
     root = Path(root)

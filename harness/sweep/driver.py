@@ -64,7 +64,8 @@ def sweep_folder(cfg: ExperimentConfig) -> Path:
 def absolute_base(cfg: ExperimentConfig) -> dict[str, Any]:
     """The config as a dict with every relative path made absolute (Tune trials run elsewhere)."""
     raw = cfg.to_dict()
-    for section, key in (("paths", "runs"), ("paths", "weights"), ("data", "root"), ("model", "pretrained_dir")):
+    for section, key in (("paths", "runs"), ("paths", "weights"), ("data", "root"), ("model", "pretrained_dir"),
+                         ("model", "init"), ("model", "motion_adapter"), ("model", "whisper_path")):
         value = raw[section].get(key)
         if value:
             raw[section][key] = str(Path(value).resolve())
@@ -82,6 +83,10 @@ def check_sweep(cfg: ExperimentConfig) -> None:
         raise HarnessError(f"sweep.variants: names may use letters, digits, '_', '.', '-' only; got {bad}")
     if len(set(cfg.sweep.seeds)) != len(cfg.sweep.seeds):
         raise HarnessError(f"sweep.seeds: repeated seeds {cfg.sweep.seeds}")
+    for key, path in (("model.init", cfg.model.init), ("model.motion_adapter", cfg.model.motion_adapter)):
+        if path is not None and not Path(path).is_file():  # every trial would fail on it
+            raise HarnessError(f"{key}: {path}: no such file" + (" (import the release with `harness weights "
+                               "import-release`, docs/release.md)" if key == "model.init" else ""))
 
 
 def check_local_resources(cfg: ExperimentConfig) -> None:

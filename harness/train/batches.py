@@ -20,7 +20,7 @@ class TrainingBatches:
         self.cfg = cfg
         root = ensure_dataset(cfg)
         common = dict(split="train", frames=cfg.data.frames, audio_encoder=cfg.model.audio_encoder, seed=cfg.train.seed, size=cfg.data.size,
-                      whisper_levels=cfg.model.whisper_levels)
+                      whisper_levels=cfg.model.whisper_levels, whisper_dir=cfg.model.whisper_path)
         self.semibody = ClipDataset(root, kinds=("semibody",), **common)
         self.portrait: ClipDataset | None = None
         # HPA (paper Sec. 3.3): off -> portrait clips are not used at all.

@@ -34,17 +34,27 @@ class Generated:
     fps: float
 
 
-def load_trained(checkpoint: Path, device: torch.device) -> tuple[ExperimentConfig, EchoMimicV2, torch.nn.Module]:
-    """(config, network, codec) of a checkpoint; its run's config.yaml sits two folders up."""
+def load_trained(checkpoint: Path, device: torch.device, overrides: list[str] | None = None
+                 ) -> tuple[ExperimentConfig, EchoMimicV2, torch.nn.Module]:
+    """(config, network, codec) of a checkpoint, its config with `overrides` (a.b=c) applied.
+
+    A run's checkpoints/step_*.pt: the run's config.yaml two folders up. An imported release
+    (harness weights import-release): the import folder's config.yaml beside it.
+    """
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise HarnessError(f"{checkpoint}: no such checkpoint file")
-    config_path = checkpoint.parent.parent / "config.yaml"
+    folder = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    config_path = folder / "config.yaml"
     if not config_path.is_file():
-        raise HarnessError(f"{checkpoint}: no config.yaml in its run folder {checkpoint.parent.parent}")
-    cfg = load(config_path)
+        raise HarnessError(f"{checkpoint}: no config.yaml in its run or import folder {folder}")
+    cfg = load(config_path, overrides or [])
     model, codec = build_model(cfg, audio_dim=audio_feature_shape(cfg.model.audio_encoder)[1])
-    model.load_state_dict(load_checkpoint(checkpoint)["model"])
+    built_from_it = cfg.model.init is not None and Path(cfg.model.init).resolve() == checkpoint.resolve()
+    if not built_from_it:  # build_model has already taken model.init's weights
+        weights = load_checkpoint(checkpoint)["model"]
+        if weights is not None:  # None: a train.steps=0 run, the network as its config builds it
+            model.load_state_dict(weights)
     return cfg, model.to(device).eval(), codec.to(device)
 
 
@@ -57,7 +67,7 @@ def generate_for_clip(
     size = cfg.data.size
     if frames.shape[1:3] != (size, size):
         raise HarnessError(f"{clip}: frames are {frames.shape[2]}x{frames.shape[1]}, the model was trained at {size}x{size}")
-    features = clip_audio_features(clip, cfg.model.audio_encoder, whisper_levels=cfg.model.whisper_levels)
+    features = clip_audio_features(clip, cfg.model.audio_encoder, cfg.model.whisper_path, whisper_levels=cfg.model.whisper_levels)
     audio = torch.from_numpy(np.array(features))  # (F, L, D), writable copy
     audio = controlled_audio(cfg.model.controls, audio)  # positive controls act in sampling too
     parts = controlled_pose_parts(cfg.model.controls, INFERENCE_POSE_PARTS)

@@ -95,7 +95,7 @@ def sample_config(checkpoint: Path, whisper: Path) -> str:
     raw = {
         "name": "echomimicv2_release",
         "description": "The imported EchoMimicV2 release with the paper's sampling (harness weights import-release).",
-        "model": {"preset": "sd15", "audio_encoder": "whisper", "init": str(checkpoint)},
+        "model": {"preset": "sd15", "audio_encoder": "whisper", "whisper_path": str(whisper), "init": str(checkpoint)},
         "data": {"size": 768, "fps": 24},
         "train": {"steps": 0},
         # release: infer.py defaults (30 steps, CFG 2.5, 12-frame windows, overlap 3) and the 3.0 audio scale
