@@ -97,7 +97,8 @@ def test_ground_truth_gives_the_best_values(clips) -> None:
     assert gt["sync_c"]["value"] > 2 * static["sync_c"]["value"]  # a frozen mouth has no lip sync
     assert gt["sync_d"]["value"] < static["sync_d"]["value"]
     assert gt["hkc"]["value"] > 0.95 and gt["hkc"]["value"] > static["hkc"]["value"] + 0.5
-    assert gt["hkv"]["value"] > 1.0 and static["hkv"]["value"] == pytest.approx(0.0, abs=1e-9)
+    assert gt["hkv"]["value"] > 1.0
+    assert static["hkv"]["value"] is None and static["hkv"]["note"]  # a hand that never moves is never told apart
     assert gt["csim"]["value"] > 0.98
 
 
@@ -143,6 +144,14 @@ def test_reference_of_another_identity_lowers_csim(clips) -> None:
              for i, c in enumerate(clips)]
     other = _eval(clips, references=[clips[(i + 1) % 3]["frames"][0] for i in range(3)], truth=truth)
     assert other["csim"]["value"] < gt["csim"]["value"] - 0.4
+
+
+def test_hkc_judges_the_hands_not_the_identity(clips) -> None:
+    """HKC reads colours from the generated clip itself: a reference of another identity leaves it alone."""
+    truth = [ClipTruth(c["keypoints"], c["boxes"], "synthetic-v1:x", clips[(i + 1) % 3]["keypoints"][0])
+             for i, c in enumerate(clips)]
+    other = _eval(clips, references=[clips[(i + 1) % 3]["frames"][0] for i in range(3)], truth=truth)
+    assert other["hkc"]["value"] == pytest.approx(_eval(clips)["hkc"]["value"])
 
 
 def test_identity_embedding_ignores_the_mouth_and_pose(clips) -> None:
@@ -231,8 +240,6 @@ def test_harness_eval_synthetic_backend(run_cli, dataset: Path) -> None:
     assert rows["ssim"]["backend"] != "synthetic"
     assert rows["sync_c"]["parameters"]["offsets"] == [0, 0]
     assert rows["hkc"]["value"] > 0.95 and rows["csim"]["value"] > 0.98
-    table = run_cli("eval", "--pred", dataset, "--gt", dataset, "--metrics", "sync", "--backend", "synthetic")
-    assert table.returncode == 0 and "synthetic" in table.stdout and "NO" in table.stdout
 
 
 def test_harness_eval_refuses_non_synthetic_data_in_one_line(run_cli, dataset: Path, tmp_path: Path) -> None:

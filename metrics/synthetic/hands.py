@@ -1,12 +1,13 @@
 """Synthetic HKC / HKV: are the hands drawn where the hand pose says, and how much do they move.
 
-The synthetic figures draw both hands (palm and fingers) in the identity's skin colour through
-their 21 keypoints each (harness/data/synth_render.py). Two things are read from the ground
-truth: the hand colour (median of the reference image at face skin probes and both palm
-centres) and a hand-free plate (per pixel, the median ground-truth colour over the frames in
-which no hand covers it: what lies behind the hands). Each generated pixel is then read as a
-mix plate + t (skin - plate): its hand evidence is t in [0, 1], discounted for colours no such
-mix explains (noise), so a blurred hand reads its coverage instead of dropping to zero.
+The synthetic figures draw both hands (palm and fingers) in the figure's skin colour through
+their 21 keypoints each (harness/data/synth_render.py). Everything but the places is read from
+the generated clip itself, so the score judges the hands and not the identity (CSIM does that):
+the skin colour (median over frames at the face's skin probes) and a hand-free plate (per
+pixel, the median generated colour over the frames in which no ground-truth hand covers it:
+what the clip shows behind the hands). Each generated pixel is then read as a mix
+plate + t (skin - plate): its hand evidence is t in [0, 1], discounted for colours no such mix
+explains (noise), so a blurred hand reads its coverage instead of dropping to zero.
   * HKC: per ground-truth hand keypoint, the most hand evidence within `radius` pixels of it
     (a keypoint "detected" with that confidence); in [0, 1], 1 = pure hand colour right there;
     pooled over keypoints and frames like the real HKC.
@@ -26,18 +27,16 @@ import cv2
 import numpy as np
 
 from harness.data import layout
-from harness.errors import HarnessError
 from metrics.hands import HandKeypoints, hkc_values, hkv_clip
 from metrics.result import MetricResult
 from metrics.sample import ClipTruth, Sample
 from metrics.synthetic import BACKEND
 from metrics.synthetic.pixels import PROBES, bilinear, face_points
-from metrics.synthetic.truth import reference_of, require_truth
+from metrics.synthetic.truth import require_truth
 
 SIGMA = 30.0  # RGB distance off the plate-skin mixing axis at which evidence is discounted to exp(-1/2)
 MIN_EVIDENCE = 0.1  # a hand whose search box holds no pixel with more evidence counts as not found
 HAND_SLOTS = (layout.LEFT_HAND, layout.RIGHT_HAND)  # slot 0 = left, 1 = right (metrics/hands.py)
-PALM = [0, 1, 5, 9, 13, 17]  # wrist and finger bases of the 21-point hand
 
 
 def search_radius(size: int) -> int:
@@ -45,11 +44,11 @@ def search_radius(size: int) -> int:
     return max(1, int(round(size / 64)))
 
 
-def hand_colour(reference: np.ndarray, ref_kp: np.ndarray) -> np.ndarray:
-    """The identity's skin colour: float64 (3,) median at face skin probes and both palm centres."""
-    palms = np.stack([ref_kp[hand[PALM], :2].mean(axis=0) for hand in HAND_SLOTS])  # (2, 2)
-    pts = np.concatenate([face_points(ref_kp, PROBES["skin"]), palms])
-    return np.median(bilinear(reference, pts), axis=0)
+def skin_colour(frames: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """The skin colour the frames (F, H, W, 3) give their figure: float64 (3,), the median over frames
+    and the face's skin probes (placed with keypoints (F, 133, 3)); the hands are drawn in it."""
+    samples = [bilinear(f, face_points(k, PROBES["skin"])) for f, k in zip(frames, keypoints)]  # each (4, 3)
+    return np.median(np.concatenate(samples), axis=0)
 
 
 MIN_CONTRAST = 45.0  # RGB distance skin-plate below which a pixel tells nothing (plate is skin-like)
@@ -67,17 +66,18 @@ def hand_masks(keypoints: np.ndarray, h: int, w: int) -> np.ndarray:
     return out
 
 
-def hand_free_plate(gt: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
-    """float32 (H, W, 3): per pixel, the median ground-truth colour over the frames where no hand
-    covers it (what lies behind the hands); the plain median where a hand always does."""
-    n = min(len(gt), len(keypoints))
-    frames = gt[:n].astype(np.float32)
-    masked = np.where(hand_masks(keypoints[:n], *gt.shape[1:3])[..., None], np.nan, frames)
+def hand_free_plate(frames: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """float32 (H, W, 3): per pixel, the median colour of frames (F, H, W, 3) over those in which no
+    ground-truth hand (keypoints (F, 133, 3)) covers it: what lies behind the hands; the plain
+    median where a hand always does."""
+    n = min(len(frames), len(keypoints))
+    pixels = frames[:n].astype(np.float32)
+    masked = np.where(hand_masks(keypoints[:n], *frames.shape[1:3])[..., None], np.nan, pixels)
     with warnings.catch_warnings():  # pixels a hand covers in every frame are all-NaN: filled below
         warnings.simplefilter("ignore", RuntimeWarning)
         plate = np.nanmedian(masked, axis=0)
     holes = np.isnan(plate)
-    plate[holes] = np.median(frames, axis=0)[holes]
+    plate[holes] = np.median(pixels, axis=0)[holes]
     return plate
 
 
@@ -159,12 +159,11 @@ class SyntheticHandMetric:
 
     def update(self, sample: Sample) -> None:
         truth = require_truth(sample, "HKC")
-        reference, ref_kp = reference_of(sample, truth, "HKC")
-        if sample.gt is None:
-            raise HarnessError(f"clip {sample.clip_id or '?'}: the synthetic HKC backend needs the ground-truth "
-                               "frames (--gt) to see what lies behind the hands")
-        plate = hand_free_plate(sample.gt, truth.keypoints)
-        k = detect_hands(sample.pred, truth, hand_colour(reference, ref_kp), plate, self.sigma)
+        n = min(len(sample.pred), len(truth.keypoints))
+        frames, keypoints = sample.pred[:n], truth.keypoints[:n]
+        # colour and plate come from the generated clip itself: HKC judges the hands, not the identity
+        plate = hand_free_plate(frames, keypoints)
+        k = detect_hands(frames, truth, skin_colour(frames, keypoints), plate, self.sigma)
         self.frames += len(k.xy)
         self.clips += 1
         self.conf.append(hkc_values(k, self.missing))

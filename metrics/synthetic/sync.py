@@ -1,10 +1,12 @@
 """Synthetic Sync-C / Sync-D: the mouth opening seen in the generated frames against the audio envelope.
 
-Video feature (per frame): how dark the ground-truth mouth region is in the generated frame
-(minus the area-weighted mean luma of a fixed-size box on the mouth; the synthetic mouth's
-inside is drawn darker than lips and skin, so the box darkens as the mouth opens). The box is
-centred on the midpoint of the ground-truth mouth corners (which do not move with the opening)
-and has the clip's largest lips-box size, so its placement carries no opening information.
+Video feature (per frame): how much darker the ground-truth mouth region is than the whole
+face in the generated frame (area-weighted mean luma of the face box minus that of a mouth
+box; the synthetic mouth's inside is drawn darker than lips and skin, so the mouth box darkens
+as the mouth opens, and the face's own mean cancels frame-wide brightness flicker). The mouth
+box is centred on the midpoint of the ground-truth mouth corners (which do not move with the
+opening) and has the clip's largest lips-box size, so its placement carries no opening
+information.
 Audio feature (per frame): the RMS envelope of the clip's audio in a 1/fps window centred on
 each frame (harness/data/synth_audio.py frame_envelope, the signal the generator drove the
 mouth with). Both are standardised per clip (zero mean, unit variance), so the distances have
@@ -33,7 +35,7 @@ from metrics.synthetic.truth import require_truth
 
 WINDOW = 5  # frames per feature window, as SyncNet's 5-frame video / 0.2 s audio inputs
 MOUTH_CORNERS = layout.FACE[[48, 54]]
-LIPS_BOX = 0  # index of the lips box in boxes.npy (harness/data/regions.py: lips, face, head, body)
+LIPS_BOX, FACE_BOX = 0, 1  # indices in boxes.npy (harness/data/regions.py: lips, face, head, body)
 
 
 def mouth_boxes(truth: ClipTruth, n: int) -> np.ndarray:
@@ -45,9 +47,14 @@ def mouth_boxes(truth: ClipTruth, n: int) -> np.ndarray:
     return np.concatenate([centre - half, centre + half], axis=1)
 
 
-def mouth_opening(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Darkness of the mouth box per frame: float64 (F,) = -mean luma of frames (F, H, W, 3) in boxes (F, 4)."""
-    return np.array([-box_mean(luma(f), b) for f, b in zip(frames, boxes)])
+def mouth_opening(frames: np.ndarray, mouth: np.ndarray, face: np.ndarray) -> np.ndarray:
+    """Mouth darkness per frame: float64 (F,) = mean luma of frames (F, H, W, 3) in the face boxes
+    (F, 4) minus that in the mouth boxes (F, 4)."""
+    out = []
+    for frame, m, f in zip(frames, mouth, face):
+        y = luma(frame)
+        out.append(box_mean(y, f) - box_mean(y, m))
+    return np.array(out)
 
 
 def standardise(x: np.ndarray) -> np.ndarray:
@@ -68,7 +75,7 @@ def clip_sync(frames: np.ndarray, truth: ClipTruth, audio: np.ndarray, fps: floa
     n = min(len(frames), len(truth.keypoints))
     if n < WINDOW:
         return None
-    video = standardise(mouth_opening(frames[:n], mouth_boxes(truth, n)))
+    video = standardise(mouth_opening(frames[:n], mouth_boxes(truth, n), truth.boxes[:n, FACE_BOX]))
     sound = standardise(frame_envelope(np.asarray(audio, np.float32), SR, fps, n))
     return conf_offset(windows(video), windows(sound), vshift)
 
@@ -94,7 +101,7 @@ class SyntheticSyncMetric:
         self.dist.append(out[2])
 
     def results(self) -> list[MetricResult]:
-        params = {"video_feature": "mouth-box darkness (-mean luma), per-clip standardised",
+        params = {"video_feature": "face-box minus mouth-box mean luma, per-clip standardised",
                   "audio_feature": "RMS envelope at video fps, per-clip standardised", "window": WINDOW,
                   "vshift": VSHIFT, "clips": self.clips, "clips_skipped": self.skipped, "offsets": self.offsets}
         note = "" if self.conf else "no clip with audio and at least 5 frames"
