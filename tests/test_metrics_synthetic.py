@@ -253,3 +253,28 @@ def test_harness_eval_refuses_non_synthetic_data_in_one_line(run_cli, dataset: P
     line = proc.stderr.strip()
     assert "\n" not in line and "Traceback" not in line
     assert "prepared:interview.mp4" in line and "synthetic" in line
+
+
+# --------------------------------------------------------------------------- the known layout
+
+
+@pytest.mark.parametrize("seed", [1, 2, 8])  # 8 has long hair, 1 and 2 short
+def test_face_probes_land_on_the_parts_they_name(seed: int) -> None:
+    """At a high resolution, the skin and hair probes read the identity's drawn skin and hair colours,
+    in a frame with the mouth wide open and the head tilted (the probes follow the head pose)."""
+    from harness.data.synth_figure import figure_keypoints, sample_identity, sample_motion
+    from harness.data.synth_render import Camera, image_keypoints, render_frame
+    from metrics.synthetic.pixels import PROBES, bilinear, face_points
+
+    ident = sample_identity(np.random.default_rng(seed))
+    envelope = np.linspace(0.0, 1.0, 10).astype(np.float32)  # the mouth opens fully by the last frame
+    motion = sample_motion(envelope, FPS, np.random.default_rng(seed + 100), np.random.default_rng(seed + 200))
+    motion.tilt[:] = np.deg2rad(6.0)
+    kp, head = figure_keypoints(ident, motion, 9)
+    frame = render_frame(ident, kp, head, Camera(), 256, 4)
+    image_kp = image_keypoints(kp, Camera())
+    for part, colour in (("skin", ident.skin), ("hair", ident.hair)):
+        seen = bilinear(frame, face_points(image_kp, PROBES[part]))  # (N, 3)
+        assert np.abs(seen - np.array(colour)).max() <= 3, part
+    beside = bilinear(frame, face_points(image_kp, PROBES["beside"]))
+    assert (np.abs(beside - np.array(ident.hair)).max() <= 3) == ident.hair_long
