@@ -242,6 +242,19 @@ def low_term(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tenso
 # --------------------------------------------------------------------------- the loss
 
 
+def mask_padding(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """HPA loss mask in pixel space: ``(valid * pred + (1 - valid) * target, mean(valid))``.
+
+    pred, target: (N, 3, H, W); valid: (N, 1, H, W) in [0, 1]. Where valid is 0 the prediction
+    is replaced by the target, so every term (including the Sobel and SSIM windows that straddle
+    the border) sees no error there and sends no gradient there; dividing a term by the valid
+    share turns its mean over the frame into a mean over the unpadded area (the SSIM and Sobel
+    windows at the border make this approximate). An all-ones mask returns pred unchanged.
+    """
+    valid = valid.to(pred.dtype)
+    return valid * pred + (1.0 - valid) * target, valid.mean().clamp_min(torch.finfo(pred.dtype).tiny)
+
+
 def _term_on(cfg: PhdConfig, band: int) -> bool:
     term = (cfg.pose, cfg.detail, cfg.low)[band]
     return term.enabled and term.weight > 0.0
@@ -263,13 +276,15 @@ def phd_loss(
     keypoints: torch.Tensor,
     lips_boxes: torch.Tensor | None,
     cfg: PhdConfig,
+    valid_masks: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """PhD loss (echomimicv2.md, "PhD loss"): the band's term per row, weighted, averaged.
 
     pred_frames, target_frames: (N, 3, H, W) in [-1, 1], one row per decoded frame;
     bands_of_samples: LongTensor (N,) band index per row (``phd_band_of`` of its sample's t,
     repeated over that sample's decoded frames); keypoints: (N, 133, 3) of the target frames;
-    lips_boxes: (N, 4) normalised xyxy or None.
+    lips_boxes: (N, 4) normalised xyxy or None; valid_masks: (N, 1, H, W) in [0, 1] or None,
+    the HPA loss mask of each row (0 = portrait padding; see ``mask_padding``).
 
     ``total = sum_k weight_k * term_k(rows in band k) * rows_k / N`` over enabled terms with
     weight > 0, i.e. the batch mean of each row's own weighted term (0 for rows whose term is
@@ -289,6 +304,9 @@ def phd_loss(
         if chosen.numel() == 0:
             continue
         pred, target = pred_frames[chosen], target_frames[chosen]  # (n_k, 3, H, W)
+        valid_share = 1.0
+        if valid_masks is not None:  # HPA: the padding counts for nothing in pixel space either
+            pred, valid_share = mask_padding(pred, target, valid_masks[chosen])
         if band == BAND_POSE:
             value = pose_term(pred, target, keypoints[chosen], cfg.pose.heatmap_sigma * width)
         elif band == BAND_DETAIL:
@@ -296,6 +314,7 @@ def phd_loss(
             value = detail_term(pred, target, boxes, cfg.detail.lip_emphasis)
         else:
             value = low_term(pred, target, cfg.low.kind)
+        value = value / valid_share  # averaged over the unpadded area (1.0 without padding: unchanged)
         weight = (cfg.pose, cfg.detail, cfg.low)[band].weight
         contribution = value * (weight * chosen.numel() / rows)
         total = contribution if total is None else total + contribution

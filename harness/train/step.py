@@ -1,4 +1,5 @@
-"""One training step's loss: L = L_v (masked for HPA portraits) + PhD terms of each sample's band."""
+"""One training step's loss: L = L_v (masked for HPA portraits, min-SNR weighted when set) + PhD terms
+of each sample's band (masked alike)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from harness.model.echomimic import EchoMimicV2
 from harness.train.conditions import Conditions
 from harness.train.controls import controlled_reference_keep
 from harness.train.hpa import masked_mse
-from harness.train.objective import NUM_TRAIN_TIMESTEPS, add_noise, sample_cfg_drops
+from harness.train.objective import NUM_TRAIN_TIMESTEPS, add_noise, min_snr_weights, sample_cfg_drops
 from harness.train.phd import phd_band_of, phd_loss, x0_from_v
+from harness.train.stages import single_frames
 
 
 def encode_clip(codec: torch.nn.Module, frames: torch.Tensor) -> torch.Tensor:
@@ -26,6 +28,20 @@ def decode_frames(codec: torch.nn.Module, latents: torch.Tensor, frame_idx: torc
     """(B, C, F, h, w) latents, chosen frames -> (B * len(frame_idx), 3, H, W) pixels."""
     chosen = latents[:, :, frame_idx].permute(0, 2, 1, 3, 4)  # (B, n, C, h, w)
     return codec.decode(chosen.flatten(0, 1))
+
+
+def per_sample_masked_mse(pred: torch.Tensor, target: torch.Tensor, valid_mask: torch.Tensor | None) -> torch.Tensor:
+    """(B,) mean squared error of each sample over its valid positions (min-SNR weights it per sample).
+
+    pred, target: (B, C, F, h, w); valid_mask: (B, 1, h, w) in [0, 1] or None (every position).
+    """
+    squared = (pred - target) ** 2  # (B, C, F, h, w)
+    if valid_mask is None:
+        return squared.flatten(1).mean(dim=1)
+    mask = valid_mask.to(squared.dtype).unsqueeze(2)  # (B, 1, 1, h, w)
+    per_position = squared.shape[1] * squared.shape[2]  # channels x frames share a mask position
+    valid_count = (mask.flatten(1).sum(dim=1) * per_position).clamp_min(1.0)  # (B,)
+    return (squared * mask).flatten(1).sum(dim=1) / valid_count
 
 
 def phd_terms_enabled(cfg: ExperimentConfig) -> bool:
@@ -43,24 +59,35 @@ def compute_loss(
     generator: torch.Generator,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Return (total loss, logged values) for one batch of conditions (all on the model's device)."""
+    if cfg.train.stage == "images":  # ancestor train_stage_1.py: single frames (harness/train/stages.py)
+        cond = single_frames(cond, generator)
     b, f = cond.frames.shape[:2]
     # 1. Latents of the clip and the reference (frozen codec).
     with torch.no_grad():
         latents = encode_clip(codec, cond.frames)  # (B, C, F, h, w)
         ref_latents = codec.encode(cond.reference)  # (B, C, h, w)
     # 2. Noise, timesteps and classifier-free-guidance drops (all from the step's generator).
-    noised = add_noise(scheduler, latents, generator)
+    noised = add_noise(scheduler, latents, generator, cfg.train.noise_offset)
     drops = sample_cfg_drops(cfg.train, b, generator)
     device = latents.device
     audio = cond.audio * drops.audio.to(device).view(b, 1, 1, 1)
     pose = cond.pose * drops.pose.to(device).view(b, 1, 1, 1, 1)
     ref_keep = controlled_reference_keep(cfg.model.controls, drops.reference)  # positive control: no reference
     # 3. Predict v; MSE on v, over the unpadded region for HPA portraits.
-    v_pred = model(noised.noisy, noised.timesteps, ref_latents, audio, pose, cond.audio_mask, ref_keep.to(device))
+    # model.audio_attn_scale: the audio cross-attention scale in training (sampling uses eval.audio_attn_scale).
+    v_pred = model(
+        noised.noisy, noised.timesteps, ref_latents, audio, pose, cond.audio_mask, ref_keep.to(device),
+        cfg.model.audio_attn_scale,
+    )
     latent_mask = None
     if cond.loss_mask is not None:
         latent_mask = F.interpolate(cond.loss_mask, size=latents.shape[-2:], mode="area")  # (B, 1, h, w)
-    loss_v = masked_mse(v_pred.float(), noised.v_target.float(), latent_mask)
+    if cfg.train.snr_gamma:  # min-SNR weighting (ancestor: train_stage_*.py, cfg.snr_gamma; 0/None = off)
+        weights = min_snr_weights(scheduler, noised.timesteps, cfg.train.snr_gamma)  # (B,)
+        per_sample = per_sample_masked_mse(v_pred.float(), noised.v_target.float(), latent_mask)  # (B,)
+        loss_v = (per_sample * weights.to(per_sample.device)).mean()
+    else:
+        loss_v = masked_mse(v_pred.float(), noised.v_target.float(), latent_mask)
     logs = {"loss_v": loss_v.item()}
     if not phd_terms_enabled(cfg):
         return loss_v, {**logs, "loss": loss_v.item()}
@@ -71,10 +98,13 @@ def compute_loss(
     idx = torch.linspace(0, f - 1, n).round().long()
     pred_px = decode_frames(codec, x0_hat, idx)  # (B*n, 3, H, W)
     target_px = cond.frames[:, idx].flatten(0, 1)
+    # HPA: the portrait padding is not penalised in pixel space either, (B*n, 1, H, W) or None.
+    valid_px = None if cond.loss_mask is None else cond.loss_mask.repeat_interleave(n, dim=0)
     bands = phd_band_of(noised.timesteps, cfg.loss.phd.bands, NUM_TRAIN_TIMESTEPS)  # (B,)
     bands_per_frame = bands.repeat_interleave(n)  # (B*n,): a sample's band for each decoded frame
     extra, terms = phd_loss(
-        pred_px, target_px, bands_per_frame, cond.keypoints[:, idx].flatten(0, 1), cond.lips_boxes[:, idx].flatten(0, 1), cfg.loss.phd
+        pred_px, target_px, bands_per_frame, cond.keypoints[:, idx].flatten(0, 1), cond.lips_boxes[:, idx].flatten(0, 1), cfg.loss.phd,
+        valid_px,
     )
     total = loss_v + extra
     return total, {**logs, **terms, "loss": total.item()}

@@ -19,6 +19,7 @@ from harness.train.checkpoint import latest_checkpoint, load_checkpoint, save_ch
 from harness.train.conditions import Conditions, build_conditions
 from harness.train.distributed import barrier, rank_generator, unwrap, world, wrap_data_parallel
 from harness.train.objective import make_scheduler
+from harness.train.stages import apply_stage
 from harness.train.step import compute_loss
 
 StepCallback = Callable[[int, dict[str, float]], None]
@@ -60,8 +61,11 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
     device = resolve_device(cfg)
     torch.manual_seed(cfg.train.seed)  # model initialisation
     model, codec = build_model(cfg, audio_dim=audio_feature_shape(cfg.model.audio_encoder)[1])
+    if cfg.train.steps == 0:  # evaluation only (experiments/release_eval.yaml): the network as built, e.g. from model.init
+        return _untrained(cfg, run_dir, model, rank)
     model.to(device).train()
     codec.to(device)
+    apply_stage(model, cfg.train.stage)  # train.stage: what trains (ancestor stages 1/2); before the optimiser
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
     )
@@ -104,12 +108,26 @@ def _save(ckpt_dir: Path, step: int, model, optimizer, cfg: ExperimentConfig) ->
     return save_checkpoint(ckpt_dir, step, payload)
 
 
+def _untrained(cfg: ExperimentConfig, run_dir: Path, model, rank: int) -> TrainResult:
+    """train.steps 0: a step-0 checkpoint without weights (the network is what the config builds)."""
+    ckpt_dir = run_dir / "checkpoints"
+    if rank == 0 and latest_checkpoint(ckpt_dir) is None:
+        save_checkpoint(ckpt_dir, 0, {"model": None, "optimizer": None, "config_hash": cfg.config_hash(),
+                                      "params": describe(model), "init": str(cfg.model.init)})
+    barrier()
+    ckpt = latest_checkpoint(ckpt_dir)
+    assert ckpt is not None
+    return TrainResult(run_dir=run_dir, checkpoint=ckpt, steps=0, final={})
+
+
 def _resume(ckpt_dir: Path, model, optimizer, cfg: ExperimentConfig) -> int:
     """Load the newest checkpoint if any; return the step to continue from."""
     path = latest_checkpoint(ckpt_dir)
     if path is None:
         return 0
     state = load_checkpoint(path)
+    if state["model"] is None:  # a train.steps=0 checkpoint holds no weights: start from the built network
+        return 0
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     return int(state["step"])
