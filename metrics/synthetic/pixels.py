@@ -74,5 +74,5 @@ def face_points(keypoints: np.ndarray, local: np.ndarray) -> np.ndarray:
 PROBES = {
     "skin": np.array([[-0.435, 0.14], [0.435, 0.14], [-0.2, -0.01], [0.2, -0.01]]),
     "hair": np.array([[0.0, -0.8], [-0.4, -0.8], [0.4, -0.8]]),
-    "beside": np.array([[-1.15, 0.35], [1.15, 0.35]]),
+    "beside": np.array([[-1.06, 0.5], [1.06, 0.5]]),
 }
