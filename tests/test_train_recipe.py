@@ -189,6 +189,7 @@ def _trained_once(runs, stage):
     return cfg, before, changed
 
 
+@pytest.mark.slow  # one real training step (~20 s on 2 busy cores)
 def test_stage_images_freezes_motion_modules_and_the_last_reference_up_block(runs):
     cfg, before, changed = _trained_once(runs, "images")
     model, _ = _model(cfg)
@@ -203,8 +204,12 @@ def test_stage_images_freezes_motion_modules_and_the_last_reference_up_block(run
     frames = []
     _loss(cfg, spy=lambda args, out: frames.append(args[0].shape[2]))
     assert frames == [1]
+    # With every switch on (APDH, HPA portraits, PhD on the single decoded frame) it still runs.
+    loss, logs, _, _ = _loss(_cfg(runs, "train.stage=images", "data.hpa.portrait_ratio=0.5"))
+    assert torch.isfinite(loss) and "loss_v" in logs
 
 
+@pytest.mark.slow  # one real training step (~20 s on 2 busy cores)
 def test_stage_motion_changes_only_motion_modules(runs):
     _, before, changed = _trained_once(runs, "motion")
     assert changed and all("motion_modules" in k for k in changed)
