@@ -20,12 +20,17 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from harness.errors import HarnessError
+
+if TYPE_CHECKING:  # transformers is imported only when Whisper is used
+    from transformers import WhisperFeatureExtractor
+    from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 OPENAI_FILE = "tiny.pt"
 WHISPER_FILES = "config.json, preprocessor_config.json and model.safetensors of openai/whisper-tiny"
@@ -88,7 +93,7 @@ def openai_encoder_state(state: dict[str, torch.Tensor], n_layers: int) -> dict[
     return {new: state[old].float() for old, new in names.items()}
 
 
-def _load_openai(file: Path):  # -> WhisperEncoder
+def _load_openai(file: Path) -> WhisperEncoder:
     from transformers import WhisperConfig
     from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
@@ -112,8 +117,8 @@ def _load_openai(file: Path):  # -> WhisperEncoder
 
 
 @lru_cache(maxsize=2)
-def load_whisper(path: str):  # -> (WhisperEncoder in eval mode, feature extractor)
-    """The encoder of a resolved path (see resolve_whisper) and transformers' feature extractor."""
+def load_whisper(path: str) -> tuple[WhisperEncoder, WhisperFeatureExtractor]:
+    """The encoder (eval mode) of a resolved path (see resolve_whisper) and transformers' feature extractor."""
     from transformers import WhisperFeatureExtractor, WhisperModel
 
     file = Path(path)
@@ -127,7 +132,7 @@ def load_whisper(path: str):  # -> (WhisperEncoder in eval mode, feature extract
     return encoder, extractor
 
 
-def encoder_levels(encoder, mel: torch.Tensor, after_final_norm: bool) -> torch.Tensor:
+def encoder_levels(encoder: WhisperEncoder, mel: torch.Tensor, after_final_norm: bool) -> torch.Tensor:
     """Every level of one window: mel (1, 80, 2 ctx) -> (ctx, layers + 1, D).
 
     Level 0 is the input embedding (convs + positions), level k the output of block k; the last
