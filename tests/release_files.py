@@ -117,3 +117,18 @@ def write_whisper_tiny(path: Path, seed: int = 0) -> None:
             state |= {f"{block}.{ln}.weight": torch.ones(d), f"{block}.{ln}.bias": torch.zeros(d)}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"dims": dict(WHISPER_TINY_DIMS), "model_state_dict": state}, path)
+
+
+@pytest.fixture(scope="session")
+def release_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random release folder, written once per session (skips without the keys JSON)."""
+    release_keys()
+    return write_release(tmp_path_factory.mktemp("release") / "pretrained_weights")
+
+
+@pytest.fixture(scope="session")
+def imported_release(release_folder: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The random release imported once per session (an ImportResult)."""
+    from harness.model.release.importer import import_release
+
+    return import_release(release_folder, tmp_path_factory.mktemp("imported") / "echomimicv2")
