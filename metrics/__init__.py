@@ -6,6 +6,6 @@ Entry point: ``metrics.evaluate(pred, gt, references, audio, wanted, backend, de
 
 from metrics.evaluate import EvalSettings, evaluate, evaluate_samples
 from metrics.result import MetricResult
-from metrics.sample import Sample
+from metrics.sample import ClipTruth, Sample
 
-__all__ = ["EvalSettings", "MetricResult", "Sample", "evaluate", "evaluate_samples"]
+__all__ = ["ClipTruth", "EvalSettings", "MetricResult", "Sample", "evaluate", "evaluate_samples"]
