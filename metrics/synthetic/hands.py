@@ -35,6 +35,7 @@ from metrics.synthetic.pixels import PROBES, bilinear, face_points
 from metrics.synthetic.truth import require_truth
 
 SIGMA = 30.0  # RGB distance off the plate-skin mixing axis at which evidence is discounted to exp(-1/2)
+MIN_CONTRAST = 45.0  # floor of |skin - plate| in RGB: where the plate itself is skin-like, evidence stays low
 MIN_EVIDENCE = 0.1  # a hand whose search box holds no pixel with more evidence counts as not found
 HAND_SLOTS = (layout.LEFT_HAND, layout.RIGHT_HAND)  # slot 0 = left, 1 = right (metrics/hands.py)
 
@@ -51,12 +52,9 @@ def skin_colour(frames: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
     return np.median(np.concatenate(samples), axis=0)
 
 
-MIN_CONTRAST = 45.0  # RGB distance skin-plate below which a pixel tells nothing (plate is skin-like)
-
-
 def hand_masks(keypoints: np.ndarray, h: int, w: int) -> np.ndarray:
     """bool (F, H, W): pixels within the hand drawing's reach of a visible hand keypoint."""
-    r = max(1.5, 1.5 * max(h, w) / 64)
+    r = max(1.5, 1.5 * max(h, w) / 64)  # px: finger half-width plus anti-aliasing, with a margin
     yy, xx = np.mgrid[0:h, 0:w] + 0.5  # pixel centres
     out = np.zeros((len(keypoints), h, w), bool)
     for i, kp in enumerate(keypoints[:, layout.HANDS]):
