@@ -130,6 +130,23 @@ def bench_cpu_only(frames: np.ndarray) -> None:
              lambda: scorer.score(Sample(pred=crops, audio=audio, fps=25)))
 
 
+def bench_synthetic(size: int = 64, frames: int = 48) -> None:
+    """The synthetic backends (metrics/synthetic/) on one rendered ground-truth clip."""
+    from harness.data.synth import render_clip
+    from metrics.evaluate import evaluate
+    from metrics.sample import ClipTruth
+
+    clip = render_clip(0, "semibody", 0, size, frames, 24, 16000)
+    truth = ClipTruth(clip["keypoints"], clip["boxes"], "synthetic-v1:bench")
+    print(f"synthetic backends ({size}x{size} synthetic clip, {frames} frames):")
+    for metric in ("sync", "hkc", "csim"):
+        evaluate([clip["frames"]], [clip["frames"]], audio=[clip["audio"]], wanted=[metric], backend="synthetic",
+                 fps=24, truth=[truth])  # warm-up: imports
+        rate(f"{metric} synthetic", frames, "frames",
+             lambda m=metric: evaluate([clip["frames"]], [clip["frames"]], audio=[clip["audio"]], wanted=[m],
+                                       backend="synthetic", fps=24, truth=[truth]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", type=int, default=32, help="images for FID timings")
@@ -143,6 +160,7 @@ def main() -> None:
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
         bench_device(device, frames[: args.images], args.clips, args.skip_slow)
+    bench_synthetic()
     print("FID: ours vs pytorch-fid on the same PNG files:")
     bench_fid_vs_pytorch_fid(frames[: args.images], devices[-1])
 
