@@ -210,6 +210,10 @@ class TrainConfig(Section):
     uncond_batch_prob: float = Field(
         default=0.0, ge=0.0, le=1.0, description="probability that a whole batch drops every condition (ancestor: 0.1)"
     )
+    min_timestep: int = Field(
+        default=0, ge=0, lt=1000,
+        description="train on t >= this only (0 = all t, the paper); the CPU smoke trains where its 1-step sampler acts",
+    )
     stage: Literal["joint", "images", "motion"] = Field(
         default="joint",
         description="joint = everything trains on clips; images = ancestor stage 1 (single frames, no motion modules, "

@@ -39,13 +39,16 @@ class NoisedBatch:
 
 
 def add_noise(
-    scheduler: DDIMScheduler, latents: torch.Tensor, generator: torch.Generator, noise_offset: float = 0.0
+    scheduler: DDIMScheduler, latents: torch.Tensor, generator: torch.Generator, noise_offset: float = 0.0,
+    min_timestep: int = 0,
 ) -> NoisedBatch:
     """Sample t ~ U{0..T-1} and noise per sample; v = sqrt(a) eps - sqrt(1-a) x0.
 
     noise_offset > 0 adds ``noise_offset * N(0, 1)`` per sample and channel, constant over
     frames and space (ancestor: train_stage_1.py / train_stage_2.py, ``cfg.noise_offset``),
     drawn right after the noise; 0 draws nothing, so the random stream is unchanged.
+    min_timestep > 0 draws t ~ U{min_timestep..T-1} (issue 13: a few-step CPU sampler only visits
+    the noisiest timesteps; 0 is the paper's uniform draw, with the same random stream).
     """
     b = latents.shape[0]
     noise = torch.randn(latents.shape, generator=generator, dtype=latents.dtype).to(latents.device)
@@ -53,7 +56,7 @@ def add_noise(
         offset_shape = latents.shape[:2] + (1,) * (latents.ndim - 2)  # (B, C, 1, 1, 1)
         offset = torch.randn(offset_shape, generator=generator, dtype=latents.dtype).to(latents.device)
         noise = noise + noise_offset * offset
-    t = torch.randint(0, NUM_TRAIN_TIMESTEPS, (b,), generator=generator).to(latents.device)
+    t = torch.randint(min_timestep, NUM_TRAIN_TIMESTEPS, (b,), generator=generator).to(latents.device)
     noisy = scheduler.add_noise(latents, noise, t)
     return NoisedBatch(noisy=noisy, timesteps=t, v_target=scheduler.get_velocity(latents, noise, t))
 

@@ -67,7 +67,7 @@ def compute_loss(
         latents = encode_clip(codec, cond.frames)  # (B, C, F, h, w)
         ref_latents = codec.encode(cond.reference)  # (B, C, h, w)
     # 2. Noise, timesteps and classifier-free-guidance drops (all from the step's generator).
-    noised = add_noise(scheduler, latents, generator, cfg.train.noise_offset)
+    noised = add_noise(scheduler, latents, generator, cfg.train.noise_offset, cfg.train.min_timestep)
     drops = sample_cfg_drops(cfg.train, b, generator)
     device = latents.device
     audio = cond.audio * drops.audio.to(device).view(b, 1, 1, 1)
