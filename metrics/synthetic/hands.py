@@ -54,7 +54,11 @@ def skin_colour(frames: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
 
 def hand_masks(keypoints: np.ndarray, h: int, w: int) -> np.ndarray:
     """bool (F, H, W): pixels within the hand drawing's reach of a visible hand keypoint."""
-    r = max(1.5, 1.5 * max(h, w) / 64)  # px: finger half-width plus anti-aliasing, with a margin
+    hands = keypoints[:, layout.HANDS].reshape(len(keypoints), 2, 21, 3)  # (F, 2, 21, 3)
+    vis = (hands[:, :, 0, 2] > 0) & (hands[:, :, 12, 2] > 0)  # wrist and middle fingertip seen
+    span = np.hypot((hands[..., 0, 0] - hands[..., 12, 0]) * w, (hands[..., 0, 1] - hands[..., 12, 1]) * h)[vis]
+    # px: finger half-width plus anti-aliasing (1.5 px at 64 px), or a quarter of the hand where hands are big
+    r = max(1.5, 1.5 * max(h, w) / 64, 0.25 * float(np.median(span)) if span.size else 0.0)
     yy, xx = np.mgrid[0:h, 0:w] + 0.5  # pixel centres
     out = np.zeros((len(keypoints), h, w), bool)
     for i, kp in enumerate(keypoints[:, layout.HANDS]):
