@@ -47,6 +47,14 @@ def test_zero_steps_is_legal_and_negative_is_not():
         load_dict({"train": {"steps": -1}})
 
 
+def test_sweep_without_the_import_is_one_line(tmp_path, run_cli):
+    proc = run_cli("sweep", EVAL, f"paths.runs={tmp_path}", f"model.init={tmp_path}/echomimicv2.pt")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: model.init: {tmp_path}/echomimicv2.pt: no such file (import the release with "
+        "`harness weights import-release`, docs/release.md)"]
+
+
 def _clip(tmp_path: Path) -> Path:
     from harness.data.synth import generate_dataset
 
