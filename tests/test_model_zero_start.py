@@ -19,7 +19,7 @@ from harness.model.presets import SD15, TINY, ModelPreset
 # The sd15 preset's block types and depth at small widths: same code path, seconds on a CPU.
 SMALL_SD15 = ModelPreset(name="sd15_small", block_out_channels=(32, 32, 64, 64), layers_per_block=2, attention_heads=2,
                          motion_heads=2, norm_num_groups=8, pose_widths=(8, 16, 32, 32), codec="vae", latent_factor=8)
-B, F, C, S, L, D = 2, 3, 4, 16, 5, 24
+B, F, C, S, L, D = 2, 2, 4, 8, 5, 24
 
 
 def _small_unet2d(seed: int = 0):
