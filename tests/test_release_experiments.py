@@ -52,6 +52,26 @@ def test_zero_steps_is_legal_and_negative_is_not():
         load_dict({"train": {"steps": -1}})
 
 
+def test_zero_steps_writes_a_weightless_checkpoint_that_samples_the_built_network(tmp_path):
+    import torch
+
+    from harness.config_load import load_dict
+    from harness.model.build import build_model
+    from harness.train.generate import load_trained
+    from harness.train.trainer import train
+
+    cfg = load_dict({"train": {"steps": 0, "seed": 3}, "paths": {"runs": str(tmp_path)}})
+    result = train(cfg, tmp_path / "run", progress=False)
+    assert result.steps == 0 and result.checkpoint.name == "step_0000000.pt"
+    assert torch.load(result.checkpoint, weights_only=True)["model"] is None
+    _, model, _ = load_trained(result.checkpoint, torch.device("cpu"))
+    torch.manual_seed(3)  # the trainer seeds the initialisation with train.seed
+    built, _ = build_model(cfg, audio_dim=80)
+    for key, value in built.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+    assert train(cfg, tmp_path / "run", progress=False).checkpoint == result.checkpoint  # a rerun keeps it
+
+
 def test_sweep_without_the_import_is_one_line(tmp_path, run_cli):
     proc = run_cli("sweep", EVAL, f"paths.runs={tmp_path}", f"model.init={tmp_path}/echomimicv2.pt")
     assert proc.returncode == 2

@@ -49,6 +49,7 @@ def load_trained(checkpoint: Path, device: torch.device, overrides: list[str] | 
     if not config_path.is_file():
         raise HarnessError(f"{checkpoint}: no config.yaml in its run or import folder {folder}")
     cfg = load(config_path, overrides or [])
+    torch.manual_seed(cfg.train.seed)  # as the trainer: a weightless (train.steps 0) checkpoint rebuilds the same network
     model, codec = build_model(cfg, audio_dim=audio_feature_shape(cfg.model.audio_encoder)[1])
     built_from_it = cfg.model.init is not None and Path(cfg.model.init).resolve() == checkpoint.resolve()
     if not built_from_it:  # build_model has already taken model.init's weights
