@@ -119,17 +119,18 @@ class ModelConfig(Section):
         "src/models/motion_module.py); not with init, which holds its own motion modules",
     )
     audio_attn_scale: float = Field(default=1.0, gt=0.0, description="audio cross-attention output scale in training")
-    # Release behaviours (docs/release_behaviour.md): null = the preset's choice (PRESET_BEHAVIOUR below).
-    whisper_levels: Literal["release", "transformers"] | None = Field(
-        default=None,
+    # Release behaviours (docs/release_behaviour.md): these defaults are the harness's own; sd15 switches
+    # every one the config does not set to the release's (PRESET_BEHAVIOUR below).
+    whisper_levels: Literal["release", "transformers"] = Field(
+        default="transformers",
         description="release: log-mel over the whole clip, OpenAI's 30 s windows, 5th level before the encoder's final "
         "LayerNorm (release: src/models/whisper/audio2feature.py, whisper/model.py); transformers: per-30 s feature "
-        "extractor, 5th level after it; null = the preset's choice",
+        "extractor, 5th level after it; sd15 default: release",
     )
-    motion_norm: Literal["per_frame", "across_frames"] | None = Field(
-        default=None,
+    motion_norm: Literal["per_frame", "across_frames"] = Field(
+        default="across_frames",
         description="motion-module GroupNorm: per_frame (release: src/models/motion_module.py) or across_frames "
-        "(diffusers' AnimateDiffTransformer3D); null = the preset's choice",
+        "(diffusers' AnimateDiffTransformer3D); sd15 default: per_frame",
     )
     controls: ControlsConfig = Field(default_factory=ControlsConfig)
 
@@ -171,11 +172,11 @@ class DataConfig(Section):
     sample_rate: int = Field(default=16000, ge=8000)
     hpa: HpaConfig = Field(default_factory=HpaConfig)
     synthetic: SynthConfig = Field(default_factory=SynthConfig)
-    hand_map: Literal["release", "harness"] | None = Field(
-        default=None,
+    hand_map: Literal["release", "harness"] = Field(
+        default="harness",
         description="hand pose colours: release = src/utils/dwpose_util.py's final RGB (red/blue swapped against its "
         "drawing colours, red joints, no confidence cut); harness = drawing colours, blue joints, cut at 0.3; "
-        "null = the preset's choice",
+        "sd15 default: release",
     )
 
 
@@ -295,16 +296,16 @@ class EvalConfig(Section):
     context_frames: int = Field(default=12, ge=1)
     context_overlap: int = Field(default=3, ge=0)
     audio_attn_scale: float = Field(default=3.0, gt=0.0, description="inference audio scale of the release [code]")
-    uncond_pose: Literal["zero_features", "zero_image"] | None = Field(
-        default=None,
+    uncond_pose: Literal["zero_features", "zero_image"] = Field(
+        default="zero_image",
         description="CFG unconditional branch: zero_features = pose encoder output zeroed (release: "
-        "src/pipelines/pipeline_echomimicv2.py); zero_image = a blank pose image encoded; null = the preset's choice",
+        "src/pipelines/pipeline_echomimicv2.py); zero_image = a blank pose image encoded; sd15 default: zero_features",
     )
-    context_windows: Literal["closed_loop_shifted", "fixed"] | None = Field(
-        default=None,
+    context_windows: Literal["closed_loop_shifted", "fixed"] = Field(
+        default="fixed",
         description="closed_loop_shifted = windows wrap to the clip's start and move 3 frames per denoising step "
         "(release: src/pipelines/context.py, pipeline_echomimicv2.py); fixed = the same in-order windows every step; "
-        "null = the preset's choice",
+        "sd15 default: closed_loop_shifted",
     )
 
     @model_validator(mode="after")
@@ -403,8 +404,8 @@ class PathsConfig(Section):
 # --------------------------------------------------------------------------- preset behaviours
 
 # The release's inference behaviours (docs/release_behaviour.md). sd15 is the shape of the released
-# weights, so its choices are the release's; tiny keeps the harness's own. A key left null in the
-# config takes its preset's choice here, once, when the whole config is validated.
+# weights, so a key the config does not set takes the release's choice below when the whole config
+# is validated; a preset not listed (tiny) keeps each field's own default, the harness's behaviour.
 PRESET_BEHAVIOUR: dict[str, dict[tuple[str, str], str]] = {
     "sd15": {
         ("model", "whisper_levels"): "release",
@@ -412,13 +413,6 @@ PRESET_BEHAVIOUR: dict[str, dict[tuple[str, str], str]] = {
         ("data", "hand_map"): "release",
         ("eval", "uncond_pose"): "zero_features",
         ("eval", "context_windows"): "closed_loop_shifted",
-    },
-    "tiny": {
-        ("model", "whisper_levels"): "transformers",
-        ("model", "motion_norm"): "across_frames",
-        ("data", "hand_map"): "harness",
-        ("eval", "uncond_pose"): "zero_image",
-        ("eval", "context_windows"): "fixed",
     },
 }
 
@@ -450,10 +444,10 @@ class ExperimentConfig(Section):
 
     @model_validator(mode="after")
     def _preset_behaviour(self) -> ExperimentConfig:
-        # The one place a preset picks a default: every behaviour key left null gets PRESET_BEHAVIOUR's choice.
-        for (section, key), choice in PRESET_BEHAVIOUR[self.model.preset].items():
+        # The one place a preset picks a default: a behaviour key the config did not set gets PRESET_BEHAVIOUR's choice.
+        for (section, key), choice in PRESET_BEHAVIOUR.get(self.model.preset, {}).items():
             part = getattr(self, section)
-            if getattr(part, key) is None:
+            if key not in part.model_fields_set:
                 setattr(part, key, choice)
         return self
 

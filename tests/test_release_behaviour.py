@@ -9,7 +9,7 @@ import torch
 from diffusers.models.unets.unet_motion_model import AnimateDiffTransformer3D
 from torch import nn
 
-from harness.config import ExperimentConfig
+from harness.config import EvalConfig, ExperimentConfig
 from harness.config_load import load
 from harness.errors import ConfigError
 from harness.model.build import build_model
@@ -43,6 +43,9 @@ def test_sd15_defaults_are_the_release_and_tiny_keeps_the_harness() -> None:
     assert load(None, ["model.preset=tiny", "data.hand_map=release"]).data.hand_map == "release"
     with pytest.raises(ConfigError, match=r"eval\.context_windows: Input should be 'closed_loop_shifted' or 'fixed'"):
         load(None, ["eval.context_windows=sliding"])
+    assert EvalConfig().context_windows == "fixed" and EvalConfig().uncond_pose == "zero_image"  # a section alone
+    again = ExperimentConfig.model_validate(mixed.to_dict())  # the resolved config reloads as itself
+    assert again == mixed and again.config_hash() == mixed.config_hash()
 
 
 # --------------------------------------------------------------------------- motion-module GroupNorm
