@@ -137,7 +137,7 @@ def _pose(state: dict[str, torch.Tensor], expected: dict[str, torch.Size], out: 
     for src, dst in zip(theirs, ours):
         for kind in ("weight", "bias"):
             if f"{src}.{kind}" not in state:
-                raise HarnessError(f"{POSE}: missing key {src}.{kind!s}")
+                raise HarnessError(f"{POSE}: missing key {src}.{kind}")
             out.put(f"{dst}.{kind}", state[f"{src}.{kind}"], POSE, f"{src}.{kind}")
 
 
