@@ -137,6 +137,8 @@ def _save_atomic(payload: dict[str, Any], path: Path) -> None:
 def _link_file(src: Path, dst: Path) -> None:
     """dst as a hard link to src (no copy of the bytes), else a copy; replaces an older dst."""
     dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists() and dst.samefile(src):  # --out inside the release folder, or an earlier import's link
+        return
     dst.unlink(missing_ok=True)
     try:
         os.link(src, dst)
