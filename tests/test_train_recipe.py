@@ -169,8 +169,38 @@ def test_whole_batch_uncond_drops_every_condition_at_its_rate():
 def test_whole_batch_uncond_reaches_the_model(runs):
     calls = []
     _loss(_cfg(runs, *OFF, "train.uncond_batch_prob=1.0"), spy=lambda args, out: calls.append(args))
-    _, _, _, audio, pose, _, ref_keep, _ = calls[0]
-    assert not audio.any() and not pose.any() and not ref_keep.any()
+    _, _, _, audio, pose, _, ref_keep, _, pose_keep = calls[0]
+    assert not audio.any() and not pose.any() and not ref_keep.any() and pose_keep is None  # tiny: zero_image
+
+
+def test_dropped_pose_trains_as_the_sampler_feeds_it(runs):
+    # eval.uncond_pose=zero_features (sd15's default): a dropped pose keeps its image and its encoder
+    # features are zeroed, as in the release's unconditional branch; zero_image blanks the image instead.
+    drop = [*OFF, "train.drop_pose=1.0", "train.drop_reference=0", "train.drop_audio=0", "train.drop_all=0"]
+    seen = []
+
+    def spy(args, out):
+        seen.append((args[4], args[8], model.denoising_unet.conv_in.pose_features.clone()))
+
+    cfg = _cfg(runs, *drop, "eval.uncond_pose=zero_features")
+    model, codec = _model(cfg)
+    torch.nn.init.normal_(model.pose_encoder.out.weight)  # zero-initialised: make its output visible
+    forward = model.forward
+    model.forward = lambda *args: _spied(forward, spy, args)
+    gen = step_generator(cfg.train.seed, 3)
+    cond = build_conditions(TrainingBatches(cfg).batch(3), apdh_phase_at(cfg.model.apdh, 3, cfg.train.steps), cfg, gen)
+    compute_loss(model, codec, make_scheduler(), cond, cfg, gen)
+    pose, pose_keep, features = seen[0]
+    assert pose.any() and not pose_keep.any() and not features.any()
+    calls = []
+    _loss(_cfg(runs, *drop, "eval.uncond_pose=zero_image"), spy=lambda args, out: calls.append(args))
+    assert not calls[0][4].any() and calls[0][8] is None
+
+
+def _spied(forward, spy, args):
+    out = forward(*args)
+    spy(args, out)
+    return out
 
 
 # --------------------------------------------------------------------------- stages

@@ -71,13 +71,16 @@ def compute_loss(
     drops = sample_cfg_drops(cfg.train, b, generator)
     device = latents.device
     audio = cond.audio * drops.audio.to(device).view(b, 1, 1, 1)
-    pose = cond.pose * drops.pose.to(device).view(b, 1, 1, 1, 1)
+    # A dropped pose is trained the way the sampler's unconditional branch feeds it (eval.uncond_pose):
+    # zeroed encoder features (release: src/pipelines/pipeline_echomimicv2.py) or a blank pose image.
+    pose_keep = drops.pose.to(device) if cfg.eval.uncond_pose == "zero_features" else None
+    pose = cond.pose if pose_keep is not None else cond.pose * drops.pose.to(device).view(b, 1, 1, 1, 1)
     ref_keep = controlled_reference_keep(cfg.model.controls, drops.reference)  # positive control: no reference
     # 3. Predict v; MSE on v, over the unpadded region for HPA portraits.
     # model.audio_attn_scale: the audio cross-attention scale in training (sampling uses eval.audio_attn_scale).
     v_pred = model(
         noised.noisy, noised.timesteps, ref_latents, audio, pose, cond.audio_mask, ref_keep.to(device),
-        cfg.model.audio_attn_scale,
+        cfg.model.audio_attn_scale, pose_keep,
     )
     latent_mask = None
     if cond.loss_mask is not None:
