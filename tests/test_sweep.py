@@ -127,3 +127,13 @@ def test_local_sweep_refuses_trials_bigger_than_the_machine(tmp_path: Path, over
     cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path}", override])
     with pytest.raises(HarnessError, match=f"this machine has .* {message}"):
         check_local_resources(cfg)
+
+
+def test_summary_of_a_trial_tune_never_started():
+    # Ctrl-C before a trial starts leaves Tune a result without a config: summarised, not a TypeError.
+    from types import SimpleNamespace
+
+    from harness.sweep.driver import _summary
+
+    unstarted = _summary(SimpleNamespace(metrics=None, config=None, error=None))
+    assert unstarted.status == "INCOMPLETE" and unstarted.metrics == {}

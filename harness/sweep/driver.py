@@ -222,6 +222,8 @@ def run_sweep(cfg: ExperimentConfig, address: str | None = None, resume: bool = 
 
 def _summary(result: Any) -> TrialSummary:
     metrics = result.metrics or {}
+    if not result.config:  # a trial Tune never started (e.g. the sweep was interrupted first)
+        return TrialSummary("(not started)", "INCOMPLETE", {}, "", 0.0)
     key = trial_key(result.config["variant"], result.config["seed"])
     finals = {k.removeprefix("final/"): v for k, v in metrics.items() if k.startswith("final/")}
     own = float(metrics.get("time_total_s", 0.0))
