@@ -80,8 +80,8 @@ def test_defaults_are_off_and_zero_equals_off(runs):
 
 def test_model_audio_attn_scale_is_used_in_training(runs):
     seen = []
-    one, _, _, _ = _loss(_cfg(runs, *OFF), spy=lambda args, out: seen.append(args[-1]))
-    three, _, model, _ = _loss(_cfg(runs, *OFF, "model.audio_attn_scale=3.0"), spy=lambda args, out: seen.append(args[-1]))
+    one, _, _, _ = _loss(_cfg(runs, *OFF), spy=lambda args, out: seen.append(args[7]))
+    three, _, model, _ = _loss(_cfg(runs, *OFF, "model.audio_attn_scale=3.0"), spy=lambda args, out: seen.append(args[7]))
     assert seen == [1.0, 3.0] and model.state.audio_scale == 3.0  # the value reaches the attention state
     assert not torch.equal(one, three)
 
