@@ -12,7 +12,9 @@ from harness.sweep.driver import sweep_folder
 from harness.sweep.trial import trial_config
 from tests.conftest import EXPERIMENTS
 
-TINY = ["train.steps=4", "train.checkpoint_every=2", "train.log_every=1", "data.frames=4", "data.synthetic.clips=3",
+# 64 px, batch 2: the pre-#13 smoke sizes; at smoke.yaml's 32 px x batch 4 a trial can finish inside the
+# SIGKILL test's 2-second window after its first checkpoint (seen once in a fresh-clone CI run).
+TINY = ["data.size=64", "train.batch_size=2", "train.steps=4", "train.checkpoint_every=2", "train.log_every=1", "data.frames=4", "data.synthetic.clips=3",
         "data.synthetic.portrait_clips=1", "data.synthetic.seconds=1.0", "eval.sampling_steps=2",
         "eval.metrics=[ssim,psnr]", "eval.test_clips=1"]
 TWO_VARIANTS = "sweep.variants={full: {}, wo_hpa: {data: {hpa: {enabled: false}}}}"
