@@ -34,7 +34,8 @@ def test_i3d_features_batch_independent_and_eps_setting(i3d: I3dExtractor) -> No
     clips = np.stack(_videos(0, 2))
     one_by_one = i3d(clips, batch_size=1)
     together = i3d(clips, batch_size=2)
-    np.testing.assert_allclose(one_by_one, together, rtol=1e-4, atol=1e-5)
+    # CPU conv kernels differ by batch size: one of 800 features (|x| ~ 2e-3) moved by 2.8e-5 in a CI run.
+    np.testing.assert_allclose(one_by_one, together, rtol=1e-4, atol=1e-4)
     other_eps = I3dExtractor("offline", bn_eps=1e-5, device="cpu")(clips[:1])
     assert np.abs(other_eps - together[:1]).max() > 1e-4  # eps changes the logits: it must be a setting
 
