@@ -128,7 +128,7 @@ def draw_pose_map(keypoints: np.ndarray, parts: Iterable[str], size: int, hand_m
 
     ``parts`` is any subset of {"lips", "face", "body", "hands"}: "face" draws the 48
     non-lip face points, "lips" the 20 lip points (face 48-67), so APDH can remove the lips
-    before the rest of the face (echomimicv2.md, APDH). ``hand_map`` is "harness" or "release".
+    before the rest of the face (the paper's APDH pose sampling). ``hand_map`` is "harness" or "release".
     """
     chosen = _check_parts(parts)
     if hand_map not in HAND_MAPS:
