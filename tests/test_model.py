@@ -10,7 +10,7 @@ from harness.config_load import load_dict
 from harness.errors import HarnessError
 from harness.model.build import build_model
 from harness.model.codec import SpaceToDepthCodec
-from harness.train.sampler import context_windows
+from harness.train.context_windows import fixed_windows as context_windows
 
 B, F, S, L, D = 2, 4, 64, 10, 80
 

@@ -10,7 +10,6 @@ from tqdm.auto import tqdm
 
 from harness.config import EvalConfig
 from harness.model.echomimic import EchoMimicV2
-from harness.train.context_windows import fixed_windows as context_windows  # noqa: F401 (re-exported)
 from harness.train.context_windows import windows_at_step
 
 
