@@ -15,6 +15,11 @@ from harness.config_load import load
 if TYPE_CHECKING:
     from reports.build import StudyReportFiles
 
+# The paper's reported numbers shipped with the project (docs/paper_numbers.md): the default reference rows of
+# a sweep report. `--paper-csv none` leaves them out; an install without docs/ simply has no default rows.
+DEFAULT_PAPER_CSV = Path(__file__).resolve().parents[2] / "docs" / "paper_numbers.csv"
+NO_PAPER_CSV = "none"
+
 
 def report_command(
     experiment: Path = typer.Argument(..., help="Experiment YAML (its tracking.uri / paths.runs and experiment name)."),
@@ -25,8 +30,8 @@ def report_command(
     sweep: str = typer.Option(None, "--sweep", help="Sweep name, sweep id or parent run id (default: the newest)."),
     study: str = typer.Option(None, "--study", help="Report this tuning study (study name, id or run id) instead "
                               "of a sweep (default: the newest study when the experiment has no sweep)."),
-    paper_csv: Path = typer.Option(None, "--paper-csv", help="The paper's numbers as reference rows, e.g. "
-                                   "../shared/reference/paper_numbers.csv"),
+    paper_csv: str = typer.Option(None, "--paper-csv", help="The paper's numbers as reference rows (default: "
+                                  "docs/paper_numbers.csv of this project; 'none' for no paper rows)."),
     as_json: bool = typer.Option(False, "--json", help="Print the written files as JSON."),
 ) -> None:
     """Write a sweep's ablation report from MLflow: tables (md, tex, csv), PNG plots, one HTML page.
@@ -40,7 +45,7 @@ def report_command(
     An experiment with a tuning study but no sweep (or --study) gets a study report: a row per Optuna trial
     (state, tuned values, objectives; best trial or Pareto set in bold), the study plots, the page.
 
-    Example: harness report experiments/smoke.yaml --paper-csv ../shared/reference/paper_numbers.csv
+    Example: harness report experiments/smoke.yaml --paper-csv none
     """
     from harness.errors import HarnessError
     from harness.tracking import experiment_name
@@ -52,15 +57,16 @@ def report_command(
     folder = out if out is not None else Path("reports") / experiment_name(cfg)
     store = open_store(cfg)
     if report_kind(store, sweep, study) == "study":
-        misplaced = [name for name, value in (("--baseline", baseline), ("--paper-csv", paper_csv))
+        explicit_paper = paper_csv is not None and paper_csv != NO_PAPER_CSV
+        misplaced = [name for name, value in (("--baseline", baseline), ("--paper-csv", paper_csv if explicit_paper else None))
                      if value is not None]
         if misplaced:
             raise HarnessError(f"{', '.join(misplaced)}: only for sweep reports; this is a report of a tuning study "
                                f"(experiment {store.experiment!r} has no sweep, or --study was given)")
         _study_summary(build_study_report(cfg, folder, wanted, study_selector=study, store=store), as_json)
         return
-    result = build_report(cfg, folder, wanted, baseline=baseline, sweep_selector=sweep, paper_csv=paper_csv,
-                          store=store)
+    result = build_report(cfg, folder, wanted, baseline=baseline, sweep_selector=sweep,
+                          paper_csv=_paper_csv_path(paper_csv), store=store)
     if as_json:
         typer.echo(json.dumps({"sweep": result.sweep, "out": str(result.out.resolve()), "variants": result.variants,
                                "trials_without_results": result.failed_trials,
@@ -74,6 +80,13 @@ def report_command(
     typer.echo(f"wrote {result.out}/: {names} and {pngs} PNG plot(s)")
     if result.index is not None:
         typer.echo(f"report: {result.index}")
+
+
+def _paper_csv_path(option: str | None) -> Path | None:
+    """--paper-csv as a path: the shipped CSV when not given (if present), none for 'none', else the given file."""
+    if option is None:
+        return DEFAULT_PAPER_CSV if DEFAULT_PAPER_CSV.is_file() else None
+    return None if option == NO_PAPER_CSV else Path(option)
 
 
 def _study_summary(result: StudyReportFiles, as_json: bool) -> None:
