@@ -103,7 +103,8 @@ def test_provenance_records_every_input_and_every_dropped_key(release_folder, im
 
 def test_import_config_and_mlflow_tags_name_the_inputs(imported_release, tmp_path):
     from harness.config_load import load
-    from harness.tracking import Tracker, init_tags
+    from harness.runs.record import init_tags
+    from harness.runs.tracker import Tracker
 
     cfg = load(imported_release.config)
     assert cfg.model.init == imported_release.checkpoint and cfg.train.steps == 0
@@ -189,7 +190,7 @@ def test_mistakes_end_as_one_line_exit_2(release_folder, tmp_path, run_cli, mist
 
 @pytest.mark.parametrize("mistake, expected", [
     ("reference_shape", "reference_unet.pth: key 'conv_in.weight' has shape [320, 9, 3, 3]"),
-    ("not_a_state_dict", "reference_unet.pth: not a PyTorch state dict"),
+    ("not_a_state_dict", "reference_unet.pth: not a PyTorch checkpoint"),
     ("no_whisper", "audio_processor/tiny.pt: missing"),
 ])
 def test_more_mistakes_name_the_file(release_folder, tmp_path, mistake, expected):

@@ -21,6 +21,7 @@ from diffusers.models.unets.unet_motion_model import AnimateDiffTransformer3D
 from torch import nn
 
 from harness.errors import HarnessError
+from harness.model.weights_file import is_tensor_dict, read_weights_file
 
 # Each motion module's sinusoidal position table: a fixed buffer that the module computes itself;
 # diffusers' converter drops the file's copies (``pos_encoder.pe``), so it is never loaded.
@@ -53,13 +54,10 @@ def read_adapter(path: Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise HarnessError(f"model.motion_adapter: {path}: no such file (an AnimateDiff motion-module file, e.g. mm_sd_v15_v2.ckpt)")
-    try:
-        raw = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as exc:  # noqa: BLE001  unpickling errors have many types: one line naming the file
-        raise HarnessError(f"model.motion_adapter: {path}: not a PyTorch checkpoint ({exc.__class__.__name__})") from None
+    raw = read_weights_file(path, f"model.motion_adapter: {path}")
     if isinstance(raw, dict) and isinstance(raw.get("state_dict"), dict):
         raw = raw["state_dict"]  # AnimateDiff training checkpoints wrap the weights
-    if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
+    if not is_tensor_dict(raw):
         raise HarnessError(f"model.motion_adapter: {path}: not a state dict of tensors")
     return convert_animatediff_checkpoint_to_diffusers(raw)
 

@@ -22,6 +22,7 @@ import torch
 import yaml
 
 from harness.errors import HarnessError
+from harness.model.weights_file import is_tensor_dict, read_weights_file
 from harness.model.release.init import INIT_FORMAT
 from harness.model.release.keys import Mapped, map_release
 from harness.model.release.layout import OPENAI_TINY_SHA256, VAE_DIR, ReleaseFolder, locate, sha256_of
@@ -65,16 +66,8 @@ def import_release(src: Path, out: Path, say: Callable[[str], None] = lambda _: 
 
 def read_state(path: Path) -> dict[str, torch.Tensor]:
     """A flat {name: tensor} state dict, memory-mapped when the file allows it."""
-    try:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:
-            if "mmap" not in str(exc):
-                raise
-            state = torch.load(path, map_location="cpu", weights_only=True)  # legacy (non-zip) format
-    except Exception as exc:  # noqa: BLE001  unpickling errors have many types: one line naming the file
-        raise HarnessError(f"{path}: not a PyTorch state dict ({exc.__class__.__name__})") from None
-    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    state = read_weights_file(path, str(path))
+    if not is_tensor_dict(state):
         raise HarnessError(f"{path}: not a flat state dict of tensors (name -> tensor)")
     return state
 

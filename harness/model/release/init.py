@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from harness.errors import HarnessError
+from harness.model.weights_file import read_weights_file
 
 INIT_FORMAT = "harness.echomimicv2-release/1"  # the `format` of an imported release's checkpoint
 
@@ -24,10 +25,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise HarnessError(f"model.init: {path}: no such file (import the release with `harness weights import-release`)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as exc:  # noqa: BLE001  unpickling errors have many types: one line naming the file
-        raise HarnessError(f"model.init: {path}: not a PyTorch checkpoint ({exc.__class__.__name__})") from None
+    payload = read_weights_file(path, f"model.init: {path}")
     if not isinstance(payload, dict) or not isinstance(payload.get("model"), dict):
         raise HarnessError(f"model.init: {path}: has no 'model' weights (an imported release or a harness checkpoint)")
     return payload
