@@ -1,7 +1,7 @@
 """Data throughput on this machine: synthetic clips/s and `prepare` frames/s.
 
 Usage: .venv/bin/python bench/data_bench.py [--clips 8] [--size 64] [--seconds 2] [--copies 2]
-Prepare uses ../shared/data/real/talking_head/video.avi (linked, never copied) when present:
+Prepare uses the test media's talking_head/video.avi (linked, never copied) when present:
 once in this process (one worker), then `copies` links of it on a local Ray (all cores).
 """
 
@@ -17,7 +17,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-REAL_VIDEO = REPO.parent / "shared" / "data" / "real" / "talking_head" / "video.avi"
+from tests.conftest import REAL_DATA  # noqa: E402  the one test-media path (docs/design.md, "Test media")
+
+REAL_VIDEO = REAL_DATA / "talking_head" / "video.avi"
 
 
 def bench_synth(work: Path, clips: int, size: int, seconds: float) -> None:

@@ -3,7 +3,7 @@ pytorch-fid's own file-based path on the same PNG images.
 
     .venv/bin/python bench/metrics_bench.py [--images 32] [--clips 2] [--skip-slow]
 
-Frames come from ../shared/data/real/talking_head when present, else synthetic noise clips.
+Frames come from the test media's talking_head clip when present, else synthetic noise clips.
 SyncNet runs with random weights (timing only; no official weights offline).
 """
 
@@ -22,7 +22,9 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-REAL = REPO.parent / "shared" / "data" / "real" / "talking_head" / "video.avi"
+from tests.conftest import REAL_DATA  # noqa: E402  the one test-media path (docs/design.md, "Test media")
+
+REAL = REAL_DATA / "talking_head" / "video.avi"
 
 
 def frames_for_bench(n: int) -> tuple[np.ndarray, str]:

@@ -1,5 +1,5 @@
 """CSIM: cosine similarity between the identity embedding of the reference image and of each
-generated frame, averaged over all frames in which a face is found (metrics.md, "CSIM").
+generated frame, averaged over all frames in which a face is found (docs/metrics.md, "CSIM").
 
 Frames without a face are left out and counted; a clip whose reference has no face contributes
 nothing. When no pair is measurable the value is None ("no face"), never 0.

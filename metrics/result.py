@@ -1,4 +1,4 @@
-"""The record every metric returns (DESIGN.md: backend, weight hash, sample count, exactness)."""
+"""The record every metric returns: backend, weight hash, sample count, exactness (docs/metrics.md, "Backends")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """SSIM (Wang et al. 2004) and PSNR with scikit-image, per frame, mean over frames and clips.
 
-Settings (metrics.md; identical to the widely copied cv2 implementation): float [0, 1] CHW
+Settings (docs/metrics.md, "SSIM and PSNR"; identical to the widely copied cv2 implementation): float [0, 1] CHW
 frames, ``data_range=1.0, channel_axis=0, gaussian_weights=True, sigma=1.5,
 use_sample_covariance=False``. scikit-image's defaults give a different number.
 Predicted frames are compared with the ground-truth frame of the same index (the shorter clip

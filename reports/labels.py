@@ -1,6 +1,6 @@
 """Names for people: metric display names, directions and precision; variant labels (paper rows).
 
-Directions follow the paper's tables (echomimicv2.md; Tables 1-3): FID, FVD and Sync-D are
+Directions follow the paper's tables (docs/paper_numbers.md; the paper's tables): FID, FVD and Sync-D are
 lower-is-better, every other metric higher-is-better. The metric keys are the ones
 ``metrics.evaluate`` returns (``RESULT_ORDER``); an unknown key still gets a row, shown with
 its key, no arrow, and 4 decimals.

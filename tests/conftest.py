@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# The one place the project reads outside itself: real test media, when present (docs/design.md, "Test media").
 SHARED = REPO.parent / "shared"
 REAL_DATA = SHARED / "data" / "real"
 EXPERIMENTS = REPO / "experiments"

@@ -1,4 +1,4 @@
-"""APDH phase schedule (echomimicv2.md, "APDH"): phases over training, drops, the off switch."""
+"""APDH phase schedule (docs/method.md, "APDH"): phases over training, drops, the off switch."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HPA portrait placement and the masked loss (echomimicv2.md, "HPA")."""
+"""HPA portrait placement and the masked loss (docs/method.md, "HPA")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PhD loss (echomimicv2.md, "PhD loss"): bands, x0 from v, the three terms, the switches."""
+"""PhD loss (docs/method.md, "PhD loss"): bands, x0 from v, the three terms, the switches."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_default_bands_at_899_900_299_300() -> None:
     assert counts == [100, 600, 300]
 
 
-def _scheduler():  # the reference's training schedule (echomimicv2.md, "Objective and sampling")
+def _scheduler():  # the reference's training schedule (docs/method.md, "Objective and sampling")
     from diffusers import DDIMScheduler
 
     return DDIMScheduler(

@@ -1,4 +1,4 @@
-"""Per-frame audio features aligned to video frames (echomimicv2.md, Architecture: Audio).
+"""Per-frame audio features aligned to video frames (docs/method.md, "Audio").
 
 Both encoders produce a 50 Hz feature grid. Video frame i at fps f has centre step
 c = floor(i * 50 / f) and takes steps c-4 .. c+5 (clamped to the grid): 10 steps per frame.

@@ -1,4 +1,4 @@
-"""One square crop per clip (echomimicv2.md, Data) and the semi-body / portrait decision.
+"""One square crop per clip (docs/method.md, "Data") and the semi-body / portrait decision.
 
 Semi-body rule [code]: the vertical span runs from the top face landmark to the lowest
 visible upper-body point over all frames; a margin of 0.25 of the span is added above and

@@ -2,7 +2,7 @@
 
 Item (a dict that the default torch collate batches; strings become lists):
     frames     float32 (F, 3, H, W) in [-1, 1]
-    reference  float32 (3, H, W) in [-1, 1], a frame of the same clip (echomimicv2.md, Data)
+    reference  float32 (3, H, W) in [-1, 1], a frame of the same clip (docs/method.md, "Data")
     audio      float32 (F, tokens, dim) features of each frame (audio_features.py)
     keypoints  float32 (F, 133, 3) COCO-WholeBody, normalised x, y, confidence
     boxes      float32 (F, 4, 4) lips, face, head, body (normalised xyxy)

@@ -1,4 +1,4 @@
-"""The clip keypoint layout: COCO-WholeBody 133 points (the paper's DWPose layout; echomimicv2.md, Data).
+"""The clip keypoint layout: COCO-WholeBody 133 points (the paper's DWPose layout; docs/method.md, "Data").
 
 Indices (0-based), "left"/"right" are the person's own sides:
     0..16    body (COCO 17: nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles)
@@ -18,7 +18,7 @@ N_KEYPOINTS = 133
 BODY = np.arange(0, 17)
 FEET = np.arange(17, 23)
 FACE = np.arange(23, 91)  # 68 iBUG points
-LIPS = np.arange(23 + 48, 23 + 68)  # face points 48-67 = whole-body 71..90 (echomimicv2.md, Data)
+LIPS = np.arange(23 + 48, 23 + 68)  # face points 48-67 = whole-body 71..90 (docs/method.md, "Data")
 FACE_NO_LIPS = np.arange(23, 23 + 48)
 LEFT_HAND = np.arange(91, 112)
 RIGHT_HAND = np.arange(112, 133)

@@ -3,7 +3,7 @@
 Three graphs run per frame in tracking mode: Pose (model_complexity 1: complexity 0 and 2 try to
 download their model), FaceMesh (468 points; its own face detector finds tilted and partly
 covered faces that the pose-driven Holistic face crop misses) and Hands (model_complexity 1).
-Mapping (the paper's DWPose layout; echomimicv2.md, Data):
+Mapping (the paper's DWPose layout; docs/method.md, "Data"):
 - body/feet: pose landmarks by name; confidence = landmark visibility;
 - face: the 68 iBUG points picked from the FaceMesh contours (jaw from the face oval, brows'
   upper edges, nose ridge and nostrils, eye and lip rings at their corners and thirds);

@@ -1,4 +1,4 @@
-"""Part-wise pose images and region masks (APDH pose sampling and audio masks; echomimicv2.md).
+"""Part-wise pose images and region masks (APDH pose sampling and audio masks; docs/method.md, "Pose maps").
 
 The drawing follows the style of the official DWPose drawing used by EchoMimicV2 (Data):
 OpenPose-style coloured limbs and joints for the body, HSV-coloured bone lines and blue
@@ -165,7 +165,7 @@ def region_mask(boxes: np.ndarray, region: str, size: int) -> np.ndarray:
 
     ``region`` in {"lips", "face", "head", "full"}; "full" is all ones. A pixel is inside
     when its centre lies in the normalised xyxy box (any resolution: the audio mask is
-    drawn at each attention block's size; echomimicv2.md, APDH).
+    drawn at each attention block's size; docs/method.md, "APDH").
     """
     b = np.asarray(boxes, dtype=np.float32)
     if b.shape[-2:] != (len(layout.REGIONS), 4):

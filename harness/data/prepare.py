@@ -1,4 +1,4 @@
-"""`harness data prepare`: real videos -> clips (echomimicv2.md, Data), in parallel on Ray.
+"""`harness data prepare`: real videos -> clips (docs/method.md, "Data"), in parallel on Ray.
 
 Per video: decode (any ffmpeg-readable file), resample to fps (nearest earlier frame) and the
 audio to sample_rate, detect keypoints per frame (mediapipe_kp.py), decide semi-body or

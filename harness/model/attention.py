@@ -1,6 +1,6 @@
 """Attention processors that wire the reference net, audio and APDH masks into diffusers UNets.
 
-EchoMimicV2 (echomimicv2.md, "Architecture"): the reference UNet stores the normalised input
+EchoMimicV2 (docs/method.md, "Architecture"): the reference UNet stores the normalised input
 of every self-attention ("write"); the denoiser's self-attention reads keys/values from
 [own tokens ; reference tokens of the matching block]; the audio cross-attention output is
 multiplied by a spatial mask (APDH audio diffusion / HPA head mask).

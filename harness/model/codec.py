@@ -1,7 +1,7 @@
 """Pixel <-> latent codecs. Frames are (N, 3, H, W) in [-1, 1].
 
 `SpaceToDepthCodec` is the tiny preset's lossless stand-in for the VAE (no weights needed);
-`VaeCodec` wraps sd-vae-ft-mse (latent scale 0.18215, echomimicv2.md).
+`VaeCodec` wraps sd-vae-ft-mse (latent scale 0.18215, docs/method.md, "Architecture").
 """
 
 from __future__ import annotations

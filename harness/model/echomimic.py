@@ -1,4 +1,4 @@
-"""EchoMimicV2 network (echomimicv2.md, "Architecture"): reference UNet + motion denoiser + pose encoder.
+"""EchoMimicV2 network (docs/method.md, "Architecture"): reference UNet + motion denoiser + pose encoder.
 
 Shapes: B batch, F frames, C latent channels, (h, w) latent size, (H, W) pixel size,
 L audio tokens per frame, D audio width.

@@ -1,4 +1,4 @@
-"""Pose encoder (echomimicv2.md, "Architecture"): per-frame convs, zero-initialised output.
+"""Pose encoder (docs/method.md, "Architecture"): per-frame convs, zero-initialised output.
 
 RGB pose image in [0, 1], (N, 3, H, W) -> (N, out_channels, H/2^k, W/2^k), k = len(widths)-1.
 Its output is ADDED to the denoiser's conv_in output, so at initialisation it changes nothing.

@@ -43,7 +43,7 @@ TINY = ModelPreset(
     latent_factor=4,
 )
 
-# SD-1.5 image-variations UNet shape (echomimicv2.md, "Architecture").
+# SD-1.5 image-variations UNet shape (docs/method.md, "Architecture").
 SD15 = ModelPreset(
     name="sd15",
     block_out_channels=(320, 640, 1280, 1280),

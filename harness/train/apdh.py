@@ -1,6 +1,6 @@
 """APDH phase schedule: which pose parts are drawn and where audio may attend, per training step.
 
-Paper: Audio-Pose Dynamic Harmonization (echomimicv2.md, "APDH"; paper Sec. 3.2). Pose Sampling
+Paper: Audio-Pose Dynamic Harmonization (docs/method.md, "APDH"; paper Sec. 3.2). Pose Sampling
 removes keypoint groups lips -> face -> body until only the hands remain, while Audio Diffusion
 grows the audio cross-attention mask lips -> face -> whole frame. The phase boundaries are
 training-step fractions from ``ApdhConfig.phases`` [inferred]; this module only turns that
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from harness.config import ApdhConfig, ApdhPhase
 
-# The paper's "w/o APDH" condition (echomimicv2.md, "APDH", last bullet): the pose conditions
+# The paper's "w/o APDH" condition (docs/method.md, "APDH"): the pose conditions
 # are removed directly -- hands-only pose and unmasked audio from the first step.
 NO_APDH_NAME = "no_apdh"
 NO_APDH_POSE_PARTS: frozenset[str] = frozenset({"hands"})
@@ -28,7 +28,7 @@ NO_APDH_AUDIO_MASK = "full"
 
 @dataclass(frozen=True)
 class ActivePhase:
-    """What the trainer does at one step (echomimicv2.md, "APDH" table).
+    """What the trainer does at one step (docs/method.md, "APDH" table).
 
     name: phase name from the config (or ``"no_apdh"`` when APDH is off).
     pose_parts: keypoint groups drawn into the pose map, subset of {lips, face, body, hands}.
@@ -48,7 +48,7 @@ def resolved_phases(apdh: ApdhConfig) -> list[tuple[float, float, ApdhPhase]]:
     A removed phase's span is absorbed by the next remaining phase (its start moves back to
     the removed phase's start); a removed last phase is absorbed by the previous remaining
     phase (its end moves to 1.0). This gives the paper's single-phase ablation rows
-    ("w/o initial pose / audio-lips / audio-face / audio-body", echomimicv2.md "APDH").
+    ("w/o initial pose / audio-lips / audio-face / audio-body", docs/method.md, "APDH").
     """
     dropped = set(apdh.drop_phases)
     kept = [phase for phase in apdh.phases if phase.name not in dropped]
@@ -84,7 +84,7 @@ def _check_steps(step: int, total_steps: int) -> None:
 
 
 def apdh_phase_at(apdh: ApdhConfig, step: int, total_steps: int) -> ActivePhase:
-    """The APDH phase active at ``step`` of ``total_steps`` (echomimicv2.md, "APDH").
+    """The APDH phase active at ``step`` of ``total_steps`` (docs/method.md, "APDH").
 
     The phase whose ``[start, end)`` contains ``step / total_steps``; the last phase includes
     1.0 and steps beyond ``total_steps``. With ``apdh.enabled == False`` this is the paper's
@@ -112,7 +112,7 @@ def _first_step_at_or_after(fraction: float, total_steps: int) -> int:
 
 
 def apdh_schedule_table(apdh: ApdhConfig, total_steps: int) -> list[dict[str, object]]:
-    """One row per resolved phase, for logging and plots (echomimicv2.md, "APDH").
+    """One row per resolved phase, for logging and plots (docs/method.md, "APDH").
 
     Keys: ``phase`` (name), ``start_step`` (inclusive), ``end_step`` (exclusive; the last row
     ends at ``total_steps``), ``pose_parts`` (sorted list) and ``audio_mask``. Rows agree with

@@ -1,6 +1,6 @@
 """Turn a batch of clips into model conditions for the current APDH phase (and HPA portraits).
 
-One branch per switch (echomimicv2.md): APDH picks the pose parts drawn and the audio mask
+One branch per switch (docs/method.md, "APDH", "HPA"): APDH picks the pose parts drawn and the audio mask
 region; HPA places portrait clips into the semi-body canvas with the head as their audio
 region and a loss mask over the unpadded area. With both off, the audio mask is None and the
 loss mask is None: exactly the baseline path.

@@ -1,5 +1,5 @@
 """Load a trained checkpoint and generate a clip from a clip folder (reference frame 0, the
-clip's audio and its hand poses: the paper's inference condition, echomimicv2.md)."""
+clip's audio and its hand poses: the paper's inference condition, docs/method.md, "Objective and sampling")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Head Partial Attention: portrait (headshot) clips shrunk and padded into the semi-body canvas.
 
-Paper: HPA (echomimicv2.md, "HPA"; paper Sec. 3.3; mechanics [inferred]). Each portrait frame,
+Paper: HPA (docs/method.md, "HPA"; paper Sec. 3.3; mechanics [inferred]). Each portrait frame,
 its reference and its keypoints are shrunk by ``HpaConfig.head_scale`` and pasted into a canvas
 of the same size with the head where a semi-body head would be; the audio attention mask of a
 portrait sample is its (mapped) head box; the diffusion loss is masked to the pasted region so
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from harness.config import HpaConfig
 
 # Placement [inferred]: the shrunk portrait is centred horizontally and its top edge sits at
-# this fraction of the canvas height. In our semi-body crops (echomimicv2.md, "Data": span from
+# this fraction of the canvas height. In our semi-body crops (docs/method.md, "Data": span from
 # the top face landmark to the lowest upper-body point plus 0.25 margins) the face top lies
 # near 1/6 of the canvas; a headshot's face top is near 0.3 of its height, so with the default
 # head_scale 0.45 a top at 0.04 lands the face at about 0.04 + 0.45 * 0.3 ~ 0.17.
@@ -63,7 +63,7 @@ class PortraitPlacement:
 
 @dataclass(frozen=True)
 class PlacedPortrait:
-    """A portrait batch in semi-body canvas coordinates (echomimicv2.md, "HPA").
+    """A portrait batch in semi-body canvas coordinates (docs/method.md, "HPA").
 
     frames: (B, F, 3, H, W) in [-1, 1], padding = PAD_VALUE.
     reference: (B, 3, H, W), placed the same way.
@@ -175,7 +175,7 @@ def place_portrait(
 def hpa_mix_mask(kinds: list[str], hpa: HpaConfig) -> torch.Tensor:
     """BoolTensor (B,): True for batch items of kind ``"portrait"`` (HPA mixing).
 
-    Without HPA portrait clips are not used (echomimicv2.md, "HPA"), so meeting one while
+    Without HPA portrait clips are not used (docs/method.md, "HPA"), so meeting one while
     ``hpa.enabled`` is False is a data-sampling bug and raises ValueError.
     """
     mask = torch.tensor([kind == PORTRAIT_KIND for kind in kinds], dtype=torch.bool)

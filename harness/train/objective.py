@@ -1,4 +1,4 @@
-"""Diffusion objective (echomimicv2.md, "Objective and sampling"): v-prediction on a
+"""Diffusion objective (docs/method.md, "Objective and sampling"): v-prediction on a
 zero-terminal-SNR, trailing-spaced DDIM schedule, plus classifier-free-guidance dropout."""
 
 from __future__ import annotations

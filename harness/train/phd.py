@@ -1,6 +1,6 @@
 """Phase-specific Denoising (PhD) loss: an extra pixel-space term chosen by the timestep band.
 
-Paper: PhD loss (echomimicv2.md, "PhD loss"; paper Sec. 3.4; terms partly [inferred]).
+Paper: PhD loss (docs/method.md, "PhD loss"; paper Sec. 3.4; terms partly [inferred]).
 ``L = L_v + lambda_phase * L_phase(t)``. Bands are counted in denoising order, noisiest first:
 S1 "pose" (t >= (1 - pose) T), S2 "detail" (low T <= t < (1 - pose) T), S3 "low" (t < low T).
 The terms act on frames decoded from ``x0_hat`` (the lead decodes a subset of frames):
@@ -81,7 +81,7 @@ def phd_band_names(t: torch.Tensor, bands: PhdBands, num_train_timesteps: int = 
 def x0_from_v(x_t: torch.Tensor, v: torch.Tensor, alphas_cumprod_t: torch.Tensor) -> torch.Tensor:
     """Clean sample predicted from a v-prediction: ``sqrt(a_t) x_t - sqrt(1 - a_t) v``.
 
-    (echomimicv2.md, "Objective and sampling"). x_t, v: (B, ...) e.g. (B, C, F, H, W) or
+    (docs/method.md, "Objective and sampling"). x_t, v: (B, ...) e.g. (B, C, F, H, W) or
     (B, F, C, H, W); alphas_cumprod_t: (B,) (one value per sample, broadcast over every other
     axis) or any shape that already broadcasts. With zero terminal SNR a_T = 0, so the result
     is exactly -v at t = T.
@@ -278,7 +278,7 @@ def phd_loss(
     cfg: PhdConfig,
     valid_masks: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """PhD loss (echomimicv2.md, "PhD loss"): the band's term per row, weighted, averaged.
+    """PhD loss (docs/method.md, "PhD loss"): the band's term per row, weighted, averaged.
 
     pred_frames, target_frames: (N, 3, H, W) in [-1, 1], one row per decoded frame;
     bands_of_samples: LongTensor (N,) band index per row (``phd_band_of`` of its sample's t,

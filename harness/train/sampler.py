@@ -1,4 +1,4 @@
-"""Inference (echomimicv2.md, "Objective and sampling"): trailing DDIM, classifier-free guidance,
+"""Inference (docs/method.md, "Objective and sampling"): trailing DDIM, classifier-free guidance,
 sliding context windows with overlap (averaged; schedules in context_windows.py), initial noise
 clamped to [-1.5, 1.5]."""
 
