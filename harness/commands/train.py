@@ -39,7 +39,7 @@ def train_command(
 
 def sample_command(
     checkpoint: Path = typer.Argument(..., help="A checkpoint file: <run>/checkpoints/step_*.pt, or an import's echomimicv2.pt"),
-    clip: Path = typer.Argument(..., help="A clip folder in the clip format (see README, Data)."),
+    clip: Path = typer.Argument(..., help="A clip folder in the clip format (see docs/design.md, Data)."),
     overrides: list[str] = typer.Argument(None, help="Changes to the checkpoint's config, a.b.c=value (e.g. data.size=256).",
                                           show_default=False),
     out: Path = typer.Option(..., "--out", help="Output .mp4 (video with the clip's audio)."),

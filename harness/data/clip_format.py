@@ -1,4 +1,4 @@
-"""The clip folder format and the dataset index (documented in the README, "Data").
+"""The clip folder format and the dataset index (documented in docs/design.md, "Data").
 
     <root>/index.json                 {"format": 1, "params": {...}, "clips": [{id, split, kind, n_frames}]}
     <root>/clips/<clip_id>/

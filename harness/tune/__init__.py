@@ -1,4 +1,4 @@
-"""Optuna studies on Ray Tune over the curriculum, tracked in MLflow (see README, "Tuning").
+"""Optuna studies on Ray Tune over the curriculum, tracked in MLflow (see docs/design.md, "Tuning").
 
     space.py     the search space as data: sampled values -> config diff (pure, deterministic)
     study.py     Optuna storage and study, objectives and their checks
