@@ -1,7 +1,7 @@
 """A random EchoMimicV2 release folder in the release's layout, names and shapes (for import tests).
 
-Names and shapes come from ../shared/reference/echomimicv2_release_keys.json (read from the
-release's classes; tests skip without it). Every tensor of the big state dicts is one value
+Names and shapes come from tests/data/echomimicv2_release_keys.json (read from the
+release's classes; docs/release.md). Every tensor of the big state dicts is one value
 expanded to its shape: torch.save stores one element, so the files stay tiny, and the value
 (a hash of file and key) tells which release tensor ended up where. Position tables are the
 true sinusoids; the pose encoder and Whisper get real random tensors.
@@ -17,9 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import SHARED
-
-KEYS_JSON = SHARED / "reference" / "echomimicv2_release_keys.json"
+KEYS_JSON = Path(__file__).parent / "data" / "echomimicv2_release_keys.json"
 WHISPER_TINY_DIMS = {"n_mels": 80, "n_vocab": 51865, "n_audio_ctx": 1500, "n_audio_state": 384, "n_audio_head": 6,
                      "n_audio_layer": 4, "n_text_ctx": 448, "n_text_state": 384, "n_text_head": 6, "n_text_layer": 4}
 
