@@ -15,7 +15,7 @@ from harness.data.audio_features import audio_feature_shape
 from harness.model.build import build_model, describe
 from harness.train.apdh import apdh_phase_at
 from harness.train.batches import TrainingBatches
-from harness.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from harness.train.checkpoint import latest_checkpoint, latest_valid_checkpoint, save_checkpoint
 from harness.train.conditions import Conditions, build_conditions
 from harness.train.distributed import barrier, rank_generator, unwrap, world, wrap_data_parallel
 from harness.train.objective import make_scheduler
@@ -69,14 +69,13 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
     )
-    start = _resume(run_dir / "checkpoints", model, optimizer, cfg)
+    start, ckpt = _resume(run_dir / "checkpoints", model, optimizer)
     model = wrap_data_parallel(model, device)
     batches = TrainingBatches(cfg)
     scheduler = make_scheduler()
     history: list[dict[str, float]] = []
     stop = cfg.train.steps if until is None else max(1, min(until, cfg.train.steps))
     bar = tqdm(range(start, stop), initial=start, total=cfg.train.steps, desc=f"train {cfg.name}", disable=not progress)
-    ckpt = latest_checkpoint(run_dir / "checkpoints")
     for step in bar:
         t0 = time.perf_counter()
         generator = step_generator(cfg.train.seed, step) if rank == 0 else rank_generator(cfg.train.seed, step, rank)
@@ -120,17 +119,19 @@ def _untrained(cfg: ExperimentConfig, run_dir: Path, model, rank: int) -> TrainR
     return TrainResult(run_dir=run_dir, checkpoint=ckpt, steps=0, final={})
 
 
-def _resume(ckpt_dir: Path, model, optimizer, cfg: ExperimentConfig) -> int:
-    """Load the newest checkpoint if any; return the step to continue from."""
-    path = latest_checkpoint(ckpt_dir)
-    if path is None:
-        return 0
-    state = load_checkpoint(path)
-    if state["model"] is None:  # a train.steps=0 checkpoint holds no weights: start from the built network
-        return 0
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    return int(state["step"])
+def _resume(ckpt_dir: Path, model, optimizer) -> tuple[int, Path | None]:
+    """Load the newest valid checkpoint if any; return the step to continue from and its path.
+
+    A truncated or corrupt newest checkpoint is skipped with one warning line (checkpoint.py).
+    """
+    resumed = latest_valid_checkpoint(ckpt_dir)
+    if resumed is None:
+        return 0, None
+    if resumed.state["model"] is None:  # a train.steps=0 checkpoint holds no weights: start from the built network
+        return 0, None
+    model.load_state_dict(resumed.state["model"])
+    optimizer.load_state_dict(resumed.state["optimizer"])
+    return int(resumed.state["step"]), resumed.path
 
 
 def _to_device(cond: Conditions, device: torch.device) -> Conditions:
