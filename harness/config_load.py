@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.config import ExperimentConfig
+from harness.config_checks import CheckFailed, run_study_checks
 from harness.errors import ConfigError
 
 EXTENDS_KEY = "extends"
@@ -32,22 +33,32 @@ def load(path: str | Path | None, overrides: list[str] | None = None) -> Experim
     for item in overrides or []:
         key_path, value = parse_override(item)
         _set_path(raw, key_path, value, origins, f"override '{item}'")
-    return validate(raw, origins, default_source=str(path) if path else "config")
+    return validate(raw, origins, default_source=str(path) if path else "config", study=True)
 
 
 def load_dict(raw: dict[str, Any], source: str = "config") -> ExperimentConfig:
-    """Validate an already-merged dict (e.g. a sweep trial's config)."""
+    """Validate an already-merged dict (e.g. a sweep trial's config): the schema, not the study checks."""
     return validate(raw, {}, default_source=source)
 
 
-def validate(raw: dict[str, Any], origins: Origins, default_source: str) -> ExperimentConfig:
-    """Build the config; on failure raise ConfigError naming the source and key path."""
+def validate(raw: dict[str, Any], origins: Origins, default_source: str, study: bool = False) -> ExperimentConfig:
+    """Build the config; on failure raise ConfigError naming the source and key path.
+
+    study: also run the checks of the study the experiment defines (config_checks.run_study_checks),
+    as for an experiment a user loads; a derived config (a variant, a trial) is not a study.
+    """
     try:
         cfg = ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, origins, default_source)) from None
     _validate_variants(cfg, raw, origins, default_source)
-    _validate_search_space(cfg, origins, default_source)
+    if study:
+        try:
+            run_study_checks(cfg)
+        except CheckFailed as failure:
+            loc = tuple(str(p) for p in failure.loc)
+            dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in failure.loc).lstrip(".")
+            raise ConfigError(f"{_source_of(loc, origins, default_source)}: {dotted}: {failure.message}") from None
     return cfg
 
 
@@ -187,23 +198,6 @@ def _validate_variants(cfg: ExperimentConfig, raw: dict, origins: Origins, defau
             sub = {prefix + k: v for k, v in origins.items()}
             msg = _format_errors(exc, sub, _source_of(prefix, origins, default_source))
             raise ConfigError("\n".join(_prefix_line(line, prefix) for line in msg.splitlines())) from None
-
-
-def _validate_search_space(cfg: ExperimentConfig, origins: Origins, default_source: str) -> None:
-    """Every ``tune.space`` key must name a numeric field of the config."""
-    for key in cfg.tune.space:
-        loc = ("tune", "space", key)
-        source = _source_of(loc, origins, default_source)
-        node: Any = cfg
-        for i, part in enumerate(key.split(".")):
-            if not isinstance(node, BaseModel) or part not in type(node).model_fields:
-                fields = list(type(node).model_fields) if isinstance(node, BaseModel) else []
-                close = difflib.get_close_matches(part, fields, n=1, cutoff=0.5)
-                hint = f" (did you mean {'.'.join(key.split('.')[:i] + close)}?)" if close else ""
-                raise ConfigError(f"{source}: tune.space.{key}: unknown config key{hint}")
-            node = getattr(node, part)
-        if isinstance(node, bool) or not isinstance(node, (int, float)):
-            raise ConfigError(f"{source}: tune.space.{key}: not a number ({type(node).__name__})")
 
 
 def _prefix_line(line: str, prefix: tuple[str, ...]) -> str:

@@ -9,7 +9,8 @@ import torch
 from diffusers.models.unets.unet_motion_model import AnimateDiffTransformer3D
 from torch import nn
 
-from harness.config import EvalConfig, ExperimentConfig
+from harness.config import ExperimentConfig
+from harness.config_training import EvalConfig
 from harness.config_load import load
 from harness.errors import ConfigError
 from harness.model.build import build_model

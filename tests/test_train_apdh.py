@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.config import ApdhConfig, ApdhPhase
+from harness.config_model import ApdhConfig, ApdhPhase
 from harness.train.apdh import ActivePhase, apdh_phase_at, apdh_schedule_table, resolved_phases
 
 ALL = frozenset({"body", "face", "lips", "hands"})

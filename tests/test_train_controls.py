@@ -121,7 +121,7 @@ def test_sampling_inputs_change_only_the_named_input(synthetic_clips: Path, cont
 
 
 def test_sampler_without_reference_masks_it_in_the_conditional_half_too() -> None:
-    from harness.config import EvalConfig
+    from harness.config_training import EvalConfig
     from harness.train.sampler import sample_clip
 
     model, settings = _Recorder(), EvalConfig(sampling_steps=2, context_frames=4, context_overlap=1)

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from harness.config import HpaConfig
+from harness.config_model import HpaConfig
 from harness.train.hpa import (
     PAD_VALUE,
     PORTRAIT_TOP_FRACTION,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.config import PhdBands, PhdConfig
+from harness.config_training import PhdBands, PhdConfig
 from harness.errors import HarnessError
 from harness.train.phd import (
     detail_term,

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import harness.train.step as step_module
-from harness.config import TrainConfig
+from harness.config_training import TrainConfig
 from harness.config_load import load
 from harness.data.audio_features import audio_feature_shape
 from harness.model.build import build_model
@@ -18,7 +18,7 @@ from harness.train.apdh import apdh_phase_at
 from harness.train.batches import TrainingBatches
 from harness.train.checkpoint import load_checkpoint
 from harness.train.conditions import build_conditions
-from harness.config import PhdConfig
+from harness.config_training import PhdConfig
 from harness.train.objective import add_noise, make_scheduler, min_snr_weights, sample_cfg_drops
 from harness.train.phd import phd_loss
 from harness.train.stages import apply_stage, last_up_block_prefix

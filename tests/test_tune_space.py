@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.config_checks import check_objectives, check_ranges
 from harness.config_load import load
 from harness.errors import ConfigError, HarnessError
-from harness.tune.space import (BANDS, GAP_LOW, TRIAL_NUMBER, U_HIGH, U_LOW, SearchSpace, apdh_boundaries,
+from harness.tune.space import (GAP_LOW, TRIAL_NUMBER, U_HIGH, U_LOW, SearchSpace, apdh_boundaries,
                                 band_fractions, band_param, boundary_params, check_space, gap_param)
-from harness.tune.study import check_objectives
+from harness.vocabulary import PHD_BANDS
 from tests.conftest import EXPERIMENTS
 
 DRAWS = 1000
@@ -35,7 +36,7 @@ def _random_params(space: SearchSpace, rng: random.Random) -> dict[str, float]:
         return math.exp(rng.uniform(math.log(low), math.log(high))) if log else rng.uniform(low, high)
 
     params = {gap_param(p): pick(GAP_LOW, 1.0) for p in space.phases}
-    params.update({band_param(b): pick(U_LOW, U_HIGH) for b in BANDS} if space.bands else {})
+    params.update({band_param(b): pick(U_LOW, U_HIGH) for b in PHD_BANDS} if space.bands else {})
     params.update({r.key: pick(r.low, r.high, r.log) for r in space.ranges})
     return params
 
@@ -54,7 +55,7 @@ def test_boundaries_are_ordered_inside_0_1_and_end_at_1() -> None:
 def test_band_fractions_are_positive_and_sum_to_1() -> None:
     rng = random.Random(1)
     for _ in range(DRAWS):
-        draws = [rng.choice([U_LOW, U_HIGH, rng.uniform(U_LOW, U_HIGH)]) for _ in BANDS]
+        draws = [rng.choice([U_LOW, U_HIGH, rng.uniform(U_LOW, U_HIGH)]) for _ in PHD_BANDS]
         bands = band_fractions(draws)
         assert abs(math.fsum(bands.values()) - 1.0) <= 1e-9 and abs(sum(bands.values()) - 1.0) <= 1e-9
         assert all(0.0 < v < 1.0 for v in bands.values()), (draws, bands)
@@ -123,8 +124,14 @@ def test_misspelled_space_key_names_the_key_and_the_fix(tmp_path: Path) -> None:
         _cfg(tmp_path, "tune.space={loss.phd.pose.wieght: {low: 0.01, high: 1.0}}")
 
 
+def test_an_empty_space_is_refused_by_harness_tune(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, "tune.tune_apdh_boundaries=false", "tune.tune_phd_bands=false", "tune.space={}")
+    with pytest.raises(HarnessError, match="^tune: the search space is empty") as info:
+        check_space(cfg)
+    assert "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize("overrides, message", [
-    (["tune.tune_apdh_boundaries=false", "tune.tune_phd_bands=false", "tune.space={}"], "search space is empty"),
     (["tune.space={loss.phd.bands.pose: {low: 0.1, high: 0.3}}"], "tune.space.loss.phd.bands.pose: conflicts"),
     (["tune.space={train.steps: {low: 10, high: 20}}"], "tune.space.train.steps: .* integer; add kind: int"),
     (["tune.space={train.lr: {low: 0.0, high: 0.1}}"], r"tune.space.train.lr: low=0 gives an invalid config"),
@@ -132,8 +139,9 @@ def test_misspelled_space_key_names_the_key_and_the_fix(tmp_path: Path) -> None:
     (["model.apdh.enabled=false"], "tune.tune_apdh_boundaries: model.apdh.enabled is false"),
 ])
 def test_bad_space_is_one_line_naming_the_key(tmp_path: Path, overrides: list[str], message: str) -> None:
-    with pytest.raises(HarnessError, match=message) as info:
-        check_space(_cfg(tmp_path, *overrides))
+    # the schema's study checks (harness/config_checks.py) refuse it while loading
+    with pytest.raises(ConfigError, match=message) as info:
+        _cfg(tmp_path, *overrides)
     assert "\n" not in str(info.value)
 
 
@@ -144,11 +152,18 @@ def test_bad_space_is_one_line_naming_the_key(tmp_path: Path, overrides: list[st
      r"tune.objectives\[1\].metric: 'ssim' is already an objective"),
 ])
 def test_bad_objective_is_one_line_naming_the_key(tmp_path: Path, override: str, message: str) -> None:
-    with pytest.raises(HarnessError, match=message):
-        check_objectives(_cfg(tmp_path, "eval.metrics=[ssim,psnr]", override))
+    with pytest.raises(ConfigError, match=message):
+        _cfg(tmp_path, "eval.metrics=[ssim,psnr]", override)
 
 
 def test_objectives_of_the_shipped_study_are_computed(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
     check_objectives(cfg)
+    check_ranges(cfg)
     check_space(cfg)
+
+
+def test_a_sweep_variant_is_not_a_study(tmp_path: Path) -> None:
+    """tune_schedule extends smoke, whose wo_apdh variant switches APDH off: only the experiment is a study."""
+    cfg = _cfg(tmp_path)
+    assert cfg.sweep.variants["wo_apdh"] == {"model": {"apdh": {"enabled": False}}}

@@ -1,4 +1,4 @@
-"""`harness data synth|prepare`: build clip datasets (format: README "Data", harness/data/clip_format.py)."""
+"""`harness data synth|prepare`: build clip datasets (format: docs/design.md "Data", harness/data/clip_format.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from harness.config import DataConfig, SynthConfig
+from harness.config_model import DataConfig, SynthConfig
 from harness.errors import HarnessError
 
 app = typer.Typer(help="Build clip datasets: the synthetic semi-body set, or clips from real videos.", no_args_is_help=True)

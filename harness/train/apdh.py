@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from harness.config import ApdhConfig, ApdhPhase
+from harness.config_model import ApdhConfig, ApdhPhase
 
 # The paper's "w/o APDH" condition (docs/method.md, "APDH"): the pose conditions
 # are removed directly -- hands-only pose and unmasked audio from the first step.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from harness.config import ControlsConfig
+from harness.config_model import ControlsConfig
 
 
 def controlled_pose_parts(controls: ControlsConfig, parts: set[str]) -> set[str]:

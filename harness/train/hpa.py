@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from harness.config import HpaConfig
+from harness.config_model import HpaConfig
 
 # Placement [inferred]: the shrunk portrait is centred horizontally and its top edge sits at
 # this fraction of the canvas height. In our semi-body crops (docs/method.md, "Data": span from

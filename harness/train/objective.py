@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from diffusers import DDIMScheduler
 
-from harness.config import TrainConfig
+from harness.config_training import TrainConfig
 
 NUM_TRAIN_TIMESTEPS = 1000
 

@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from harness.config import PhdBands, PhdConfig
+from harness.config_training import PhdBands, PhdConfig
 from harness.errors import HarnessError
 
 BAND_NAMES = ("pose", "detail", "low")  # index 0 = S1 (noisiest), 1 = S2, 2 = S3

@@ -8,7 +8,7 @@ import torch
 from diffusers import DDIMScheduler
 from tqdm.auto import tqdm
 
-from harness.config import EvalConfig
+from harness.config_training import EvalConfig
 from harness.model.echomimic import EchoMimicV2
 from harness.train.context_windows import windows_at_step
 
