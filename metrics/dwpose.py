@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from metrics import weights as W
-from metrics.hands import HandKeypoints
+from metrics.hand_pose import HandKeypoints
 
 
 def onnx_session(path):

@@ -82,11 +82,11 @@ class I3dExtractor:
 class FvdMetric:
     """Streaming FVD between clips cut from predicted and ground-truth videos."""
 
-    def __init__(self, backend: str = "offline", device: str = "auto", settings=None, weight_files: dict | None = None,
+    def __init__(self, backend: str, device: str, settings, weight_files: dict | None = None,
                  weights_dir=None, extractor: I3dExtractor | None = None) -> None:
-        from metrics.evaluate import EvalSettings
-
-        self.s = settings or EvalSettings()
+        """settings: metrics.evaluate.EvalSettings (its fvd_* fields and batch_size), passed in by the
+        caller: this module does not import metrics.evaluate, which imports it."""
+        self.s = settings
         self.extractor = extractor or I3dExtractor(backend, self.s.fvd_bn_eps, device, weight_files, weights_dir)
         self.pred, self.gt = GaussianStats(DIM), GaussianStats(DIM)
         self.short_videos = 0

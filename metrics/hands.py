@@ -9,7 +9,7 @@ Definitions used here (settings recorded in every result):
     averaged over the two axes, then over keypoints and slots (slots present in >= 2 frames);
     then the mean over clips. ``units="pixels"`` (values ~25 in the literature) or
     ``"normalized"`` (x / width, y / height; ~0.15).
-Backends (the pose-backend interface is ``hands(frames) -> HandKeypoints``):
+Backends (the pose-backend interface, metrics/hand_pose.py, is ``hands(frames) -> HandKeypoints``):
   * "reference": DWPose whole-body ONNX (metrics/dwpose.py), keypoints 91-132.
   * "offline": mediapipe 0.10.21 legacy Hands, a STAND-IN: it has no per-keypoint confidence,
     so every keypoint of a hand carries that hand's handedness score.
@@ -17,36 +17,11 @@ Backends (the pose-backend interface is ``hands(frames) -> HandKeypoints``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
 import numpy as np
 
+from metrics.hand_pose import HandBackend, HandKeypoints
 from metrics.result import MetricResult
 from metrics.sample import Sample
-
-
-@dataclass
-class HandKeypoints:
-    """Hands of F frames: slot 0 = left, 1 = right; NaN where the hand is absent.
-
-    xy:   float64 (F, 2, 21, 2) pixel coordinates
-    conf: float64 (F, 2, 21) per-keypoint confidence
-    size: (height, width) of the frames
-    """
-
-    xy: np.ndarray
-    conf: np.ndarray
-    size: tuple[int, int]
-
-
-class HandBackend(Protocol):
-    backend: str
-    exact: bool
-    sha256: str | None
-    parameters: dict
-
-    def hands(self, frames: np.ndarray) -> HandKeypoints: ...
 
 
 def hkc_values(k: HandKeypoints, missing: str = "skip") -> np.ndarray:

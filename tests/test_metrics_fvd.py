@@ -54,7 +54,7 @@ def test_i3d_is_confident_on_real_video_not_on_noise(i3d: I3dExtractor, talking_
 
 @pytest.mark.slow
 def test_fvd_metric_end_to_end_and_labels(i3d: I3dExtractor) -> None:
-    m = FvdMetric(settings=EvalSettings(batch_size=3), extractor=i3d)
+    m = FvdMetric("offline", "auto", EvalSettings(batch_size=3), extractor=i3d)
     for p, g in zip(_videos(1, 2), _videos(2, 2)):
         m.update(Sample(pred=p, gt=g))
     m.update(Sample(pred=_videos(1, 1, frames=8)[0]))  # too short for a 16-frame clip

@@ -281,12 +281,12 @@ def test_face_probes_land_on_the_parts_they_name(seed: int) -> None:
 
 
 def test_trial_evaluation_passes_each_clips_ground_truth(dataset: Path) -> None:
-    """harness/evaluation.py hands every test clip's keypoints, boxes and source to the synthetic backend."""
+    """harness/trial_pipeline.py hands every test clip's keypoints, boxes and source to the synthetic backend."""
     from types import SimpleNamespace
 
     from harness.config import ExperimentConfig
     from harness.data.clip_format import clip_dir, load_clip
-    from harness.evaluation import _evaluate
+    from harness.trial_pipeline import _evaluate
 
     cfg = ExperimentConfig.model_validate({"eval": {"backend": "synthetic", "metrics": ["sync", "hkc", "csim"]},
                                            "train": {"device": "cpu"}})

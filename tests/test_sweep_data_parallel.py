@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from harness.config_load import load
-from harness.sweep.data_parallel import tune_resources, worker_resources, workers_per_trial
+from harness.runtime.resources import tune_resources, worker_resources, workers_per_trial
 from harness.train.batches import TrainingBatches
 from harness.train.checkpoint import latest_checkpoint, load_checkpoint
 from tests.conftest import EXPERIMENTS

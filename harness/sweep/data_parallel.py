@@ -6,7 +6,8 @@ runs the same `train()` (DDP, harness/train/distributed.py) on the trial's stabl
 retried trial resumes from the trainer's newest checkpoint exactly as a one-worker trial does.
 Rank 0 then samples and evaluates, and writes the outcome to the folder; the Tune trial reads
 it back and reports it like any other trial. Every rank reports its step metrics to Ray Train
-(a collective call); `TuneReportCallback` forwards rank 0's to Tune, hence to MLflow.
+(a collective call, harness/runtime/reporters.py); `TuneReportCallback` forwards rank 0's to
+Tune, hence to MLflow. What the trial and each worker reserve: harness/runtime/resources.py.
 """
 
 from __future__ import annotations
@@ -17,48 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import ExperimentConfig
+from harness.runtime.reporters import WorkerReporter
+from harness.runtime.resources import worker_resources, workers_per_trial
 
 OUTCOME_FILE = "outcome.json"
-DRIVER_CPU = 0.01  # the Tune trial's own share of sweep.cpus_per_trial while Ray Train's workers run
-
-
-def workers_per_trial(cfg: ExperimentConfig) -> int:
-    """sweep.workers_per_trial, or one worker per whole GPU of sweep.gpus_per_trial."""
-    return cfg.sweep.workers_per_trial or max(1, int(cfg.sweep.gpus_per_trial))
-
-
-def tune_resources(cfg: ExperimentConfig) -> dict[str, float]:
-    """What the Tune trial itself reserves: everything for one worker; a small share of a CPU
-    when Ray Train's workers reserve the trial's CPUs and GPUs themselves."""
-    if workers_per_trial(cfg) == 1:
-        return {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial}
-    return {"cpu": DRIVER_CPU, "gpu": 0.0}
-
-
-def worker_resources(cfg: ExperimentConfig) -> dict[str, float]:
-    """Each Ray Train worker's share: the trial's GPUs and the rest of its CPUs, split evenly."""
-    workers = workers_per_trial(cfg)
-    cpus = max(cfg.sweep.cpus_per_trial - DRIVER_CPU, DRIVER_CPU)
-    return {"CPU": cpus / workers, "GPU": cfg.sweep.gpus_per_trial / workers}
-
-
-class WorkerReporter:
-    """The trainer's step hook inside a Ray Train worker: every rank reports at the same steps
-    (ray.train.report is collective); only rank 0 fires the failure-injection test hook."""
-
-    def __init__(self, cfg: ExperimentConfig, folder: Path, key: str, attempt: int, rank: int) -> None:
-        from harness.sweep.trial import FailOnce
-
-        self.cfg, self.attempt = cfg, attempt
-        self.fail_once = FailOnce(key, folder) if rank == 0 else None
-
-    def __call__(self, step: int, logs: dict[str, float]) -> None:
-        import ray.train
-
-        if step % self.cfg.train.log_every == 0 or step == self.cfg.train.steps:
-            ray.train.report({"step": step, "attempt": self.attempt, **{f"train/{k}": float(v) for k, v in logs.items()}})
-        if self.fail_once is not None:
-            self.fail_once.check(step)
 
 
 def _worker_loop(config: dict[str, Any]) -> None:
@@ -67,7 +30,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
     import torch
 
     from harness.config_load import load_dict
-    from harness.evaluation import checkpoint_step, finish_trial
+    from harness.trial_pipeline import checkpoint_step, finish_trial
     from harness.train.trainer import train
 
     cfg, folder = load_dict(config["cfg"]), Path(config["folder"])
@@ -87,7 +50,7 @@ def run_trial_data_parallel(cfg: ExperimentConfig, folder: Path, key: str, attem
     from ray.train.torch import TorchTrainer
     from ray.tune.integration.ray_train import TuneReportCallback
 
-    from harness.evaluation import TrialOutcome
+    from harness.trial_pipeline import TrialOutcome
 
     workers, per_worker = workers_per_trial(cfg), worker_resources(cfg)
     (folder / OUTCOME_FILE).unlink(missing_ok=True)

@@ -13,20 +13,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.config import ExperimentConfig
-from harness.errors import HarnessError
-from harness.sweep.data_parallel import workers_per_trial
-from harness.sweep.driver import absolute_base, check_local_resources, dataset_hash, existing_id, init_ray
+from harness.runs.schema import Artifacts, StudyTags, TrialTags
+from harness.runtime.resources import check_local_resources, tune_resources
+from harness.runtime.run_folder import absolute_base, dataset_hash, existing_id, new_id
+from harness.runtime.session import marks_interrupted, ray_session
+from harness.runtime.tuner import restored_tuner, run_config
 from harness.tune.export import Exported, export_best
 from harness.tune.space import SearchSpace, check_space
-from harness.tune.study import (check_name, check_objectives, create_study, finished_count, load_study, open_storage,
+from harness.tune.study import (create_study, finished_count, load_study, open_storage,
                                 redact, storage_url, study_name, tune_metrics)
 from harness.tune.trial import eval_points, trial_dirname, trial_name
 
@@ -62,22 +62,9 @@ def study_folder(cfg: ExperimentConfig) -> Path:
 
 def check_tune(cfg: ExperimentConfig, address: str | None) -> None:
     """User mistakes a study finds before starting anything (one line each, naming the key)."""
-    check_name(cfg)
-    check_objectives(cfg)
-    check_space(cfg)
-    if workers_per_trial(cfg) > 1:
-        raise HarnessError("sweep.gpus_per_trial / sweep.workers_per_trial > 1: data-parallel trials run under "
-                           "`harness sweep`; `harness tune` trains each trial in one process (not supported yet)")
+    check_space(cfg)  # the name, objectives, ranges and one worker per trial: the schema's (config_checks.py)
     if not address:
         check_local_resources(cfg)
-
-
-def _new_study_id(folder: Path, name: str, storage: str) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    study_id = uuid.uuid4().hex[:16]
-    (folder / "study.json").write_text(json.dumps({"study_id": study_id, "study": name, "storage": storage,
-                                                   "created": time.strftime("%Y-%m-%dT%H:%M:%S")}) + "\n")
-    return study_id
 
 
 def _searcher(cfg: ExperimentConfig, space: SearchSpace, storage: Any) -> Any:
@@ -111,19 +98,16 @@ def _tuner(cfg: ExperimentConfig, base: dict[str, Any], folder: Path, space: Sea
     from harness.tune.trial import tune_trainable
 
     fn = tune.with_parameters(tune_trainable, base=base, study_dir=str(folder), space=space)
-    trainable = tune.with_resources(fn, {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial})
-    path = folder / "tune"
-    if resume and tune.Tuner.can_restore(str(path)):
-        try:  # failed trials stay failed: Optuna has told them FAIL already
-            return tune.Tuner.restore(str(path), trainable, resume_errored=False)
-        except IndexError:  # interrupted before any trial started (stack.md): start over
-            shutil.rmtree(path, ignore_errors=True)
+    trainable = tune.with_resources(fn, tune_resources(cfg))  # one worker: the schema refuses more
+    # failed trials stay failed on resume: Optuna has told them FAIL already
+    restored = restored_tuner(folder, trainable, resume_errored=False) if resume else None
+    if restored is not None:
+        return restored
     tune_cfg = tune.TuneConfig(search_alg=_searcher(cfg, space, storage), scheduler=_scheduler(cfg),
                                num_samples=remaining, max_concurrent_trials=cfg.tune.max_concurrent,
                                trial_dirname_creator=trial_dirname)
-    run_cfg = tune.RunConfig(name="tune", storage_path=str(folder), callbacks=[callback], verbose=verbose,
-                             failure_config=tune.FailureConfig(max_failures=cfg.sweep.max_failures))
-    return tune.Tuner(trainable, tune_config=tune_cfg, run_config=run_cfg)
+    return tune.Tuner(trainable, tune_config=tune_cfg,
+                      run_config=run_config(folder, callback, verbose, cfg.sweep.max_failures))
 
 
 def run_tune(cfg: ExperimentConfig, address: str | None = None, resume: bool = False, verbose: int = 1) -> TuneSummary:
@@ -131,7 +115,8 @@ def run_tune(cfg: ExperimentConfig, address: str | None = None, resume: bool = F
     import optuna
 
     from harness.data.synth import ensure_dataset
-    from harness.tracking import Tracker, tracking_uri
+    from harness.runs.store import tracking_uri
+    from harness.runs.tracker import Tracker
     from harness.tune.callback import MlflowTuneCallback
 
     # training-only reports carry no objective; only evaluations do (ASHA and the searcher skip the rest)
@@ -149,30 +134,19 @@ def run_tune(cfg: ExperimentConfig, address: str | None = None, resume: bool = F
     start = time.perf_counter()
     data_hash = dataset_hash(ensure_dataset(cfg))  # generate once here, not in every trial
     study = study or create_study(storage, cfg)
-    study_id = existing or _new_study_id(folder, study_name(cfg), redact(url))
+    study_id = existing or new_id(folder, "study", {"study": study_name(cfg), "storage": redact(url)})
     space, base = SearchSpace.from_config(cfg), absolute_base(cfg)
     callback = MlflowTuneCallback(base, study_id, f"{study_name(cfg)}-{cfg.config_hash()}",
                                   data_hash, space, study_name(cfg), redact(url))
     callback.parent()  # the parent run exists before Ray starts
-    temp_dir: str | None = None
-    try:
+    with marks_interrupted(callback):
         remaining = cfg.tune.trials - finished_count(study)
         if remaining > 0:
-            temp_dir = init_ray(address, cfg)
-            _tuner(cfg, base, folder, space, storage, callback, remaining, resume, verbose).fit()
+            with ray_session(address):
+                _tuner(cfg, base, folder, space, storage, callback, remaining, resume, verbose).fit()
         interrupted = finished_count(study) < cfg.tune.trials  # Tune stopped early (Ctrl-C): state is saved
         if interrupted:
             callback.mark_interrupted()
-    except BaseException:
-        callback.mark_interrupted()
-        raise
-    finally:
-        if temp_dir is not None or address:
-            import ray
-
-            ray.shutdown()
-        if temp_dir:
-            shutil.rmtree(temp_dir, ignore_errors=True)
     exported = export_best(study, cfg, space, folder, redact(url))
     rows = _rows(study, cfg, {e.number for e in exported})
     if not interrupted:
@@ -196,14 +170,14 @@ def _close_runs(callback: Any, rows: list[TrialRow], exported: list[Exported]) -
     tracker, parent = callback.tracker, callback.parent()
     by_key = {r.key: r for r in rows}
     for run in tracker.child_runs(parent):
-        row = by_key.get(run.data.tags.get("trial_key", ""))
+        row = by_key.get(run.data.tags.get(TrialTags.TRIAL_KEY, ""))
         if row is None:
             continue
-        tracker.set_tags(run.info.run_id, {"optuna_state": row.state, "best": str(row.best).lower()})
+        tracker.set_tags(run.info.run_id, {TrialTags.OPTUNA_STATE: row.state, TrialTags.BEST: str(row.best).lower()})
         if run.info.status == "RUNNING":  # e.g. a trial whose driver was killed after Optuna was told
             tracker.client.set_terminated(run.info.run_id, status="FAILED" if row.state == "FAIL" else "FINISHED")
     if exported:
-        tracker.log_artifacts(parent, exported[0].path.parent, "best")
-    tracker.set_tags(parent, {"best_trials": ",".join(trial_name(e.number) for e in exported) or "none",
-                              "states": json.dumps({s: sum(r.state == s for r in rows) for s in sorted({r.state for r in rows})})})
+        tracker.log_artifacts(parent, exported[0].path.parent, Artifacts.BEST)
+    tracker.set_tags(parent, {StudyTags.BEST_TRIALS: ",".join(trial_name(e.number) for e in exported) or "none",
+                              StudyTags.STATES: json.dumps({s: sum(r.state == s for r in rows) for s in sorted({r.state for r in rows})})})
     tracker.finish(parent)

@@ -1,6 +1,6 @@
 """OptunaSearch with the study's bookkeeping made right for early stopping and resumes.
 
-Ray's stock ``OptunaSearch`` (Ray 2.60, measured; README "Tuning"):
+Ray's stock ``OptunaSearch`` (Ray 2.60, measured; docs/design.md, "Tuning"):
 
 * tells a trial that ASHA stopped as COMPLETE with its partial-budget score, which then
   competes with full-budget scores for "best trial";
@@ -25,10 +25,9 @@ from typing import Any
 
 from ray.tune.search.optuna import OptunaSearch
 
-logger = logging.getLogger(__name__)
+from harness.runtime.trial_io import DONE_KEY, STEP_KEY
 
-DONE_KEY = "trial_done"  # set only in a trial's final report (harness.tune.trial)
-STEP_KEY = "step"
+logger = logging.getLogger(__name__)
 
 
 def outcome(result: dict | None, error: bool, metrics: list[str]) -> tuple[str, list[float] | None, str]:

@@ -1,9 +1,9 @@
 """One tuning trial on Tune: config = base <- sampled diff; train -> (evaluate every N steps) -> final.
 
-The pipeline is the sweep's (harness.sweep.trial): the trainer's run folder is stable per
-Optuna trial, ``<study>/trials/trial-<number>``, Tune checkpoints are pointers to the trainer's
-checkpoints, so a retried or resumed trial continues from its newest checkpoint, and the final
-report carries the trial's outputs for the driver's MLflow callback.
+The pipeline is the sweep's (harness/trial_pipeline.py, harness/runtime/): the trainer's run
+folder is stable per Optuna trial, ``<study>/trials/trial-<number>``, Tune checkpoints are
+pointers to the trainer's checkpoints, so a retried or resumed trial continues from its newest
+checkpoint, and the final report carries the trial's outputs for the driver's MLflow callback.
 
 With ``tune.eval_every = N > 0`` the trial stops training at every N-th step, samples and
 evaluates the test clips, and reports ``eval/<metric>`` at that step: the intermediate values
@@ -12,20 +12,20 @@ ASHA compares (one objective) and the ``eval/*`` curves in MLflow.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from harness.config import ExperimentConfig
-from harness.evaluation import checkpoint_step
-from harness.sweep.trial import StepReporter, final_checkpoint, next_attempt, pointer_checkpoint
-from harness.tune.search import DONE_KEY
+from harness.runs.schema import Curves, study_trial_key
+from harness.runtime.reporters import StepReporter
+from harness.runtime.trial_io import STEP_KEY, final_checkpoint, final_metrics, next_attempt, pointer_checkpoint
+from harness.trial_pipeline import checkpoint_step
 from harness.tune.space import TRIAL_NUMBER, SearchSpace, params_of
 
 
 def trial_name(number: int) -> str:
     """Run name, folder name and resume key of Optuna trial `number`."""
-    return f"trial-{int(number):04d}"
+    return study_trial_key(number)
 
 
 def trial_dirname(trial: Any) -> str:
@@ -41,7 +41,7 @@ def eval_points(cfg: ExperimentConfig) -> list[int]:
 
 def eval_metrics(results: list[dict[str, Any]]) -> dict[str, float]:
     """{"eval/<key>": value} of the measured results (missing values left out)."""
-    return {f"eval/{r['key']}": float(r["value"]) for r in results if r.get("value") is not None}
+    return {f"{Curves.EVAL_PREFIX}{r['key']}": float(r["value"]) for r in results if r.get("value") is not None}
 
 
 def tune_trainable(config: dict[str, Any], base: dict[str, Any], study_dir: str, space: SearchSpace) -> None:
@@ -49,8 +49,8 @@ def tune_trainable(config: dict[str, Any], base: dict[str, Any], study_dir: str,
     import torch
     from ray import tune
 
-    from harness.evaluation import evaluate_checkpoint, run_trial
     from harness.train.trainer import train
+    from harness.trial_pipeline import evaluate_checkpoint, run_trial
 
     key = trial_name(config[TRIAL_NUMBER])
     cfg = space.trial_config(base, params_of(config))
@@ -65,10 +65,8 @@ def tune_trainable(config: dict[str, Any], base: dict[str, Any], study_dir: str,
         result = train(cfg, folder, on_step=reporter, progress=False, until=point)
         results = evaluate_checkpoint(cfg, result.checkpoint)
         reporter.last_ckpt = result.checkpoint  # reported here; the step hook need not repeat it
-        metrics = {"step": point, "attempt": attempt, **eval_metrics(results)}
+        metrics = {STEP_KEY: point, "attempt": attempt, **eval_metrics(results)}
         tune.report(metrics, checkpoint=pointer_checkpoint(folder, result.checkpoint))
     outcome = run_trial(cfg, folder, on_step=reporter)
-    final = {"step": outcome.steps, "attempt": attempt, DONE_KEY: 1, "start_step": start_step,
-             "results_json": json.dumps(outcome.results), **eval_metrics(outcome.results),
-             **{f"final/{k}": v for k, v in outcome.metrics().items()}}
+    final = final_metrics(outcome, attempt, start_step, extra=eval_metrics(outcome.results))
     tune.report(final, checkpoint=final_checkpoint(folder, outcome))

@@ -1,0 +1,49 @@
+"""What a trial reserves on Ray, and the checks a local Ray needs before it starts.
+
+A trial is one worker (the Tune trial trains itself) or, with several GPUs, a Tune trial that
+starts Ray Train workers (harness/sweep/data_parallel.py) and keeps only a small share of a CPU.
+"""
+
+from __future__ import annotations
+
+import os
+
+from harness.config import ExperimentConfig
+from harness.errors import HarnessError
+
+DRIVER_CPU = 0.01  # the Tune trial's own share of sweep.cpus_per_trial while Ray Train's workers run
+
+
+def workers_per_trial(cfg: ExperimentConfig) -> int:
+    """sweep.workers_per_trial, or one worker per whole GPU of sweep.gpus_per_trial."""
+    return cfg.sweep.trial_workers()
+
+
+def tune_resources(cfg: ExperimentConfig) -> dict[str, float]:
+    """What the Tune trial itself reserves: everything for one worker; a small share of a CPU
+    when Ray Train's workers reserve the trial's CPUs and GPUs themselves."""
+    if workers_per_trial(cfg) == 1:
+        return {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial}
+    return {"cpu": DRIVER_CPU, "gpu": 0.0}
+
+
+def worker_resources(cfg: ExperimentConfig) -> dict[str, float]:
+    """Each Ray Train worker's share: the trial's GPUs and the rest of its CPUs, split evenly."""
+    workers = workers_per_trial(cfg)
+    cpus = max(cfg.sweep.cpus_per_trial - DRIVER_CPU, DRIVER_CPU)
+    return {"CPU": cpus / workers, "GPU": cfg.sweep.gpus_per_trial / workers}
+
+
+def check_local_resources(cfg: ExperimentConfig) -> None:
+    """A local Ray cannot grow: a trial asking for more than this machine has would wait forever."""
+    cpus = os.cpu_count() or 1
+    if cfg.sweep.cpus_per_trial > cpus:
+        raise HarnessError(f"sweep.cpus_per_trial={cfg.sweep.cpus_per_trial:g} but this machine has {cpus} CPUs; "
+                           "lower it or pass --address of a cluster")
+    if cfg.sweep.gpus_per_trial > 0:
+        import torch
+
+        gpus = torch.cuda.device_count()
+        if cfg.sweep.gpus_per_trial > gpus:
+            raise HarnessError(f"sweep.gpus_per_trial={cfg.sweep.gpus_per_trial:g} but this machine has {gpus} GPU(s); "
+                               "set sweep.gpus_per_trial=0 or pass --address of a GPU cluster")

@@ -1,0 +1,78 @@
+"""Ray for the length of one driver run: join a cluster or start a local Ray, then stop it.
+
+    with marks_interrupted(callback), ray_session(address):
+        tuner.fit()
+
+A local Ray gets its own short temp dir under $RAY_TMPDIR (default /tmp), removed on the way
+out; a cluster is joined with `address` and left running. Either way the driver's Ray is shut
+down on every exit (normal end, error, Ctrl-C). marks_interrupted goes outside, so that a
+failed start or join is marked as well; the marking is MLflow only and needs no Ray.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+from harness.errors import HarnessError
+from harness.runtime.faults import FAIL_ONCE_ENV
+
+WORKER_ENV = ("RAY_AUTH_MODE", FAIL_ONCE_ENV, "HARNESS_WEIGHTS")  # passed from the driver to every worker
+
+
+class Interruptible(Protocol):
+    """What marks_interrupted needs of the driver's MLflow callback."""
+
+    def mark_interrupted(self) -> None: ...
+
+
+def start_ray(address: str | None) -> str | None:
+    """Join a cluster, or start a local Ray with its own short temp dir (returned for cleanup)."""
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_num_prestart_python_workers", "0")
+    import ray
+
+    env = {k: os.environ[k] for k in WORKER_ENV if k in os.environ}
+    runtime_env = {"env_vars": env}
+    if address:
+        try:
+            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise HarnessError(f"cannot connect to the Ray cluster at {address}: {exc}") from None
+        return None
+    parent = os.environ.get("RAY_TMPDIR", "/tmp")  # keep it short: Ray's socket paths live here
+    Path(parent).mkdir(parents=True, exist_ok=True)
+    temp_dir = tempfile.mkdtemp(prefix="ray-", dir=parent)
+    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
+             _temp_dir=temp_dir, runtime_env=runtime_env)
+    return temp_dir
+
+
+@contextmanager
+def ray_session(address: str | None) -> Iterator[None]:
+    """Ray started (or joined) for the body; shut down and its temp dir removed however the body ends."""
+    temp_dir: str | None = None
+    try:
+        temp_dir = start_ray(address)
+        yield
+    finally:
+        import ray
+
+        ray.shutdown()
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@contextmanager
+def marks_interrupted(callback: Interruptible) -> Iterator[None]:
+    """On any exception (Ctrl-C included) mark the run interrupted in MLflow, then re-raise."""
+    try:
+        yield
+    except BaseException:
+        callback.mark_interrupted()
+        raise
