@@ -48,7 +48,7 @@ METRICS: dict[str, MetricInfo] = {m.key: m for m in (
     MetricInfo("csim", "CSIM", "higher", 3),
 )}
 
-# Column names of reference/paper_numbers.csv -> our metric keys (E-FID has no counterpart here).
+# Column names of docs/paper_numbers.csv -> our metric keys (E-FID has no counterpart here).
 PAPER_COLUMNS: dict[str, str] = {"FID": "fid", "FVD": "fvd", "SSIM": "ssim", "Sync-C": "sync_c", "Sync-D": "sync_d",
                                  "HKC": "hkc", "HKV": "hkv", "CSIM": "csim"}
 

@@ -1,4 +1,4 @@
-"""The paper's reported numbers as reference rows (reference/paper_numbers.csv).
+"""The paper's reported numbers as reference rows (docs/paper_numbers.csv; docs/paper_numbers.md).
 
 The CSV has columns ``table, method, <metric names...>, source_note``; ``table`` is ``main``,
 ``ablation`` or ``independent``. A report shows the paper's own EchoMimicV2 row (``main``) and
