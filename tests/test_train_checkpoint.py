@@ -86,3 +86,18 @@ def test_sample_command_refuses_a_truncated_checkpoint(run_cli, tmp_path):
     assert res.stderr.strip().splitlines()[-1] == (
         f"error: {ckpt}: not a valid checkpoint (100 bytes, {recorded} recorded (truncated?))")
     assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.slow
+def test_train_command_refuses_a_changed_config_in_the_same_run_dir(run_cli, tmp_path):
+    from tests.test_train_loop import SMALL
+
+    run = tmp_path / "run"
+    args = ["train", "experiments/base.yaml", f"paths.runs={tmp_path}", *SMALL, "train.steps=1", "--run-dir", run]
+    assert run_cli(*args).returncode == 0
+    before = (run / "config.yaml").read_text()
+    res = run_cli(*args, "train.lr=0.5")
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    line = res.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: {run}: its checkpoints were written by config ") and "pass another --run-dir" in line
+    assert (run / "config.yaml").read_text() == before  # nothing overwritten

@@ -52,7 +52,7 @@ def save_checkpoint(ckpt_dir: Path, step: int, payload: dict[str, Any], keep: in
     path = ckpt_dir / f"step_{step:07d}.pt"
     tmp = path.with_suffix(".pt.tmp")
     torch.save({**payload, "step": step}, tmp)
-    record = {"bytes": tmp.stat().st_size, "sha256": file_sha256(tmp)}
+    record = {"bytes": tmp.stat().st_size, "sha256": file_sha256(tmp), "config_hash": payload.get("config_hash")}
     _write_atomic(sidecar_of(path), json.dumps(record))  # sidecar first: a checkpoint never lacks one
     os.replace(tmp, path)  # atomic on POSIX: a crash leaves the old checkpoint intact
     for old in list_checkpoints(ckpt_dir)[:-keep]:
@@ -113,6 +113,19 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     if not isinstance(state, dict) or "step" not in state:
         raise HarnessError(f"{path}: not a harness checkpoint (no 'step')")
     return state
+
+
+def recorded_config_hashes(ckpt_dir: Path) -> set[str]:
+    """Config hashes recorded beside the checkpoints of ``ckpt_dir`` (sidecars that have one)."""
+    hashes = set()
+    for path in list_checkpoints(ckpt_dir):
+        try:
+            value = json.loads(sidecar_of(path).read_text()).get("config_hash")
+        except (OSError, ValueError, AttributeError):
+            continue  # no or unreadable sidecar: load-time verification reports it
+        if isinstance(value, str):
+            hashes.add(value)
+    return hashes
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ from tqdm.auto import tqdm
 
 from harness.config import ExperimentConfig
 from harness.data.audio_features import audio_feature_shape
+from harness.errors import HarnessError
 from harness.model.build import build_model, describe
 from harness.train.apdh import apdh_phase_at
 from harness.train.batches import TrainingBatches
-from harness.train.checkpoint import latest_checkpoint, latest_valid_checkpoint, save_checkpoint
+from harness.train.checkpoint import latest_checkpoint, latest_valid_checkpoint, recorded_config_hashes, save_checkpoint
 from harness.train.conditions import Conditions, build_conditions
 from harness.train.distributed import barrier, rank_generator, unwrap, world, wrap_data_parallel
 from harness.train.objective import make_scheduler
@@ -57,6 +58,7 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
     rank, _ = world()  # several ranks: one trainer per Ray Train worker (harness/train/distributed.py)
     run_dir.mkdir(parents=True, exist_ok=True)
     if rank == 0:
+        check_same_config(run_dir, cfg)  # before config.yaml is overwritten
         (run_dir / "config.yaml").write_text(cfg.to_yaml())
     device = resolve_device(cfg)
     torch.manual_seed(cfg.train.seed)  # model initialisation
@@ -117,6 +119,15 @@ def _untrained(cfg: ExperimentConfig, run_dir: Path, model, rank: int) -> TrainR
     ckpt = latest_checkpoint(ckpt_dir)
     assert ckpt is not None
     return TrainResult(run_dir=run_dir, checkpoint=ckpt, steps=0, final={})
+
+
+def check_same_config(run_dir: Path, cfg: ExperimentConfig) -> None:
+    """Refuse to continue a run folder whose checkpoints another config wrote (one line, both hashes)."""
+    recorded = recorded_config_hashes(run_dir / "checkpoints") - {cfg.config_hash()}
+    if recorded:
+        raise HarnessError(
+            f"{run_dir}: its checkpoints were written by config {sorted(recorded)[0]}, this config is {cfg.config_hash()}; "
+            f"pass another --run-dir to start a fresh run (or delete {run_dir / 'checkpoints'})")
 
 
 def _resume(ckpt_dir: Path, model, optimizer) -> tuple[int, Path | None]:
