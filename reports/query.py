@@ -1,18 +1,18 @@
 """MLflow -> pandas: a sweep's trials (variant, seed, status, metrics, backends, error) and curves.
 
-Reads only; never creates an experiment or a run. The layout it reads is the one
-harness/tracking.py writes: a parent run per sweep (tags ``harness.role=sweep``,
-``harness.sweep_id``, ``sweep_name``, ``variants``, ``seeds``), a child run per trial
-(``harness.role=trial``, ``trial_key``, ``variant``, ``seed``, ``baseline``), final metrics
-with ``<key>_backend`` / ``<key>_exact`` / ``<key>_missing`` tags, curves ``train/...``, and an
-``error`` tag on FAILED runs. Trials of the sweep's grid that have no run are rows with status
-``NOT RUN``, so a report shows them instead of dropping them. A tuning study (parent tagged
-``harness.role=study`` by harness/tune/callback.py, a child run per Optuna trial with tags
-``trial_number``, ``outcome``, ``optuna_state``, ``best``) is read by ``read_study``.
+Reads only; never creates an experiment or a run. The layout it reads is the run record
+harness/runs/schema.py names (written by harness/runs/tracker.py and the sweep and tune
+callbacks): a parent run per sweep (``Role.SWEEP``: ``SweepTags``), a child run per trial
+(``Role.TRIAL``: ``TrialTags``), final metrics with ``MetricTags`` (backend, exact, missing),
+curves (``Curves``), an error tag on FAILED runs, and the trial's records (``TrialParams``).
+Trials of the sweep's grid that have no run are rows with status ``NOT RUN``, so a report
+shows them instead of dropping them. A tuning study (``Role.STUDY``, a child run per Optuna
+trial with its number, outcome and Optuna's verdict) is read by ``read_study``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +22,12 @@ import pandas as pd
 
 from harness.config import ExperimentConfig
 from harness.errors import HarnessError
-from harness.tracking import PARENT_TAG, SWEEP_TAG, TRIAL_TAG, check_server, experiment_name, tracking_uri
+from harness.runs.schema import (ROLE, Curves, MetricTags, Role, StudyTags, SweepTags, TrialParams, TrialTags, parent_filter,
+                                 role_filter, split_trial_key, trial_key)
+from harness.runs.store import REMOTE_SCHEMES, SQLITE_PREFIX, check_server, experiment_name, tracking_uri
 
-SWEEP_FILTER = "tags.`harness.role` = 'sweep'"
-STUDY_FILTER = "tags.`harness.role` = 'study'"
+SWEEP_FILTER = role_filter(Role.SWEEP)
+STUDY_FILTER = role_filter(Role.STUDY)
 NOT_RUN = "NOT RUN"
 BASE_COLUMNS = ["run_id", "trial_key", "variant", "seed", "status", "error", "baseline", "start_time",
                 "git_commit", "config_hash", "dataset_hash"]
@@ -70,11 +72,11 @@ def open_store(cfg: ExperimentConfig) -> Store:
 
     uri = tracking_uri(cfg)
     name = experiment_name(cfg)
-    if uri.startswith("sqlite:///"):
-        db = Path(uri.removeprefix("sqlite:///"))
+    if uri.startswith(SQLITE_PREFIX):
+        db = Path(uri.removeprefix(SQLITE_PREFIX))
         if not db.is_file():
             raise HarnessError(f"{db}: no MLflow store yet; run `harness sweep` on this experiment first")
-    elif uri.startswith(("http://", "https://")):
+    elif uri.startswith(REMOTE_SCHEMES):
         check_server(uri)
     client = MlflowClient(tracking_uri=uri)
     try:
@@ -110,10 +112,11 @@ def find_sweep(store: Store, selector: str | None = None) -> Any:
     if selector is None:
         return parents[0]
     for run in parents:
-        names = {run.info.run_id, run.info.run_name, run.data.tags.get(SWEEP_TAG), run.data.tags.get("sweep_name")}
+        tags = run.data.tags
+        names = {run.info.run_id, run.info.run_name, tags.get(SweepTags.SWEEP_ID), tags.get(SweepTags.SWEEP_NAME)}
         if selector in names:
             return run
-    known = ", ".join(dict.fromkeys(r.data.tags.get("sweep_name") or r.info.run_name for r in parents[:10]))
+    known = ", ".join(dict.fromkeys(r.data.tags.get(SweepTags.SWEEP_NAME) or r.info.run_name for r in parents[:10]))
     raise HarnessError(f"--sweep {selector}: no such sweep in experiment {store.experiment!r} (newest: {known})")
 
 
@@ -121,9 +124,9 @@ def load_sweep(store: Store, selector: str | None = None) -> Sweep:
     """The sweep's parent run and a DataFrame of its trials (one row per variant x seed)."""
     parent = find_sweep(store, selector)
     pid = parent.info.run_id
-    query = f"tags.`{PARENT_TAG}` = '{pid}'"
+    query = parent_filter(pid)
     children = [r for r in search_all(store, query, order_by=["attributes.start_time ASC"])
-                if r.data.tags.get("harness.role", "trial") == "trial" and TRIAL_TAG in r.data.tags]
+                if r.data.tags.get(ROLE, Role.TRIAL) == Role.TRIAL and TrialTags.TRIAL_KEY in r.data.tags]
     rows: dict[str, dict[str, Any]] = {}
     params: dict[str, dict[str, str]] = {}
     for run in children:  # ascending start time: a duplicate trial_key keeps the newest run
@@ -131,30 +134,32 @@ def load_sweep(store: Store, selector: str | None = None) -> Sweep:
         rows[row["trial_key"]] = row
         params[run.info.run_id] = dict(run.data.params)
     tags = dict(parent.data.tags)
-    frame = _with_grid(list(rows.values()), _split(tags.get("variants")), [int(s) for s in _split(tags.get("seeds"))])
-    name = tags.get("sweep_name") or parent.info.run_name or pid
-    return Sweep(pid, name, tags.get(SWEEP_TAG, ""), parent.info.status, int(parent.info.start_time or 0), tags,
+    seeds = [int(s) for s in _split(tags.get(SweepTags.SEEDS))]
+    frame = _with_grid(list(rows.values()), _split(tags.get(SweepTags.VARIANTS)), seeds)
+    name = tags.get(SweepTags.SWEEP_NAME) or parent.info.run_name or pid
+    return Sweep(pid, name, tags.get(SweepTags.SWEEP_ID, ""), parent.info.status, int(parent.info.start_time or 0), tags,
                  query, frame, params)
 
 
 def trial_row(run: Any) -> dict[str, Any]:
     """One child run as a flat dict: identity, status, error, and per metric value/backend/exact/missing."""
     tags, values = run.data.tags, run.data.metrics
-    key = tags[TRIAL_TAG]
-    variant, _, seed_text = key.rpartition("-s")
+    key = tags[TrialTags.TRIAL_KEY]
+    variant, seed_text = split_trial_key(key)
     row: dict[str, Any] = {
-        "run_id": run.info.run_id, "trial_key": key, "variant": tags.get("variant", variant),
-        "seed": int(tags.get("seed", seed_text)), "status": run.info.status,
-        "error": tags.get("error", ""), "baseline": tags.get("baseline") == "true",
-        "start_time": int(run.info.start_time or 0), "git_commit": tags.get("git_commit", ""),
-        "config_hash": tags.get("config_hash", ""), "dataset_hash": tags.get("dataset_hash", ""),
+        "run_id": run.info.run_id, "trial_key": key, "variant": tags.get(TrialTags.VARIANT, variant),
+        "seed": int(tags.get(TrialTags.SEED, seed_text)), "status": run.info.status,
+        "error": tags.get(TrialTags.ERROR, ""), "baseline": tags.get(TrialTags.BASELINE) == "true",
+        "start_time": int(run.info.start_time or 0), "git_commit": tags.get(TrialTags.GIT_COMMIT, ""),
+        "config_hash": tags.get(TrialTags.CONFIG_HASH, ""), "dataset_hash": tags.get(TrialTags.DATASET_HASH, ""),
     }
-    for metric in sorted(t.removesuffix("_backend") for t in tags if t.endswith("_backend")):
+    # frame columns <metric>_backend/_exact/_missing mirror the tags (the report's own names)
+    for metric in sorted(t.removesuffix(MetricTags.BACKEND) for t in tags if t.endswith(MetricTags.BACKEND)):
         value = values.get(metric)
         row[metric] = float(value) if value is not None and math.isfinite(value) else math.nan
-        row[f"{metric}_backend"] = tags[f"{metric}_backend"]
-        row[f"{metric}_exact"] = tags.get(f"{metric}_exact") == "true"
-        row[f"{metric}_missing"] = tags.get(f"{metric}_missing", "")
+        row[f"{metric}_backend"] = tags[MetricTags.backend(metric)]
+        row[f"{metric}_exact"] = tags.get(MetricTags.exact(metric)) == "true"
+        row[f"{metric}_missing"] = tags.get(MetricTags.missing(metric), "")
     return row
 
 
@@ -171,8 +176,6 @@ def _split(text: str | None) -> list[str]:
 
 def _with_grid(rows: list[dict[str, Any]], variants: list[str], seeds: list[int]) -> pd.DataFrame:
     """Rows for every variant x seed of the grid (NOT RUN where no run exists), grid order first."""
-    from harness.tracking import trial_key
-
     have = {r["trial_key"] for r in rows}
     for variant in variants:
         for seed in seeds:
@@ -196,7 +199,7 @@ def _with_grid(rows: list[dict[str, Any]], variants: list[str], seeds: list[int]
     return frame.reset_index(drop=True)
 
 
-def metric_history(store: Store, trials: pd.DataFrame, key: str = "train/loss") -> pd.DataFrame:
+def metric_history(store: Store, trials: pd.DataFrame, key: str = Curves.LOSS) -> pd.DataFrame:
     """A curve of every run: columns variant, seed, trial_key, step, value (a re-logged step keeps its last value)."""
     parts = []
     for row in trials[trials["run_id"] != ""].itertuples():
@@ -213,9 +216,9 @@ def metric_history(store: Store, trials: pd.DataFrame, key: str = "train/loss") 
 
 
 def study_objectives(study: Any, fallback: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """[(metric, "lower"|"higher")] from the study run's ``objectives`` tag ("fid:minimize,sync_c:maximize"), else fallback."""
+    """[(metric, "lower"|"higher")] from the study run's objectives tag ("fid:minimize,sync_c:maximize"), else fallback."""
     found = []
-    for item in _split(study.data.tags.get("objectives")):
+    for item in _split(study.data.tags.get(StudyTags.OBJECTIVES)):
         metric, _, direction = item.partition(":")
         if direction in ("minimize", "maximize"):
             found.append((metric, "lower" if direction == "minimize" else "higher"))
@@ -242,15 +245,23 @@ class Study:
 
     @property
     def name(self) -> str:
-        return self.run.info.run_name or self.run.data.tags.get("study") or self.run_id
+        return self.run.info.run_name or self.run.data.tags.get(StudyTags.STUDY) or self.run_id
 
     @property
     def tuned_keys(self) -> list[str]:
-        """The config keys the study samples (parent tag ``tuned_keys``), in the space's order."""
-        return _split(self.run.data.tags.get("tuned_keys"))
+        """The config keys the study samples, in the space's order: the parent's tuned-keys tag, else the
+        keys of the first trial's tuned-values record, else none (a store older than either)."""
+        keys = _split(self.run.data.tags.get(StudyTags.TUNED_KEYS))
+        if keys:
+            return keys
+        for params in self.params.values():
+            if TrialParams.TUNED_VALUES in params:
+                return list(json.loads(params[TrialParams.TUNED_VALUES]))
+        return []
 
 
-VERDICT_TAGS = ["optuna_state", "best", "stopped_at_step", "error"]  # "" where a run lacks them
+# Optuna's verdict and why a trial ended: "" where a run lacks them (frame columns named as the tags)
+VERDICT_TAGS = [TrialTags.OPTUNA_STATE, TrialTags.BEST, TrialTags.STOPPED_AT_STEP, TrialTags.ERROR]
 STUDY_COLUMNS = ["number", "state", "run_id", "trial_key", "status", *VERDICT_TAGS]
 
 
@@ -265,7 +276,7 @@ def find_study(store: Store, selector: str | None = None) -> Any | None:
                            "study; run `harness tune` first")
     for run in studies:
         tags = run.data.tags
-        if selector in {run.info.run_id, run.info.run_name, tags.get(SWEEP_TAG), tags.get("study")}:
+        if selector in {run.info.run_id, run.info.run_name, tags.get(StudyTags.SWEEP_ID), tags.get(StudyTags.STUDY)}:
             return run  # newest first: a study name run with several configs picks the newest
     known = ", ".join(dict.fromkeys(r.info.run_name or r.info.run_id for r in studies[:10]))
     raise HarnessError(f"--study {selector}: no such study in experiment {store.experiment!r} (newest: {known})")
@@ -274,26 +285,26 @@ def find_study(store: Store, selector: str | None = None) -> Any | None:
 def read_study(store: Store, fallback: list[tuple[str, str]], selector: str | None = None) -> Study | None:
     """The study find_study picks with its child runs as a frame, or None when the experiment has none.
 
-    Columns: ``number`` (tag ``trial_number``, else start order), ``state`` (tag ``outcome``,
-    else the run status), the run's id, trial key and status, the tags ``optuna_state`` and
-    ``best`` (Optuna's verdict, written when ``harness tune`` ends), ``stopped_at_step``,
-    ``error``, and per objective its final value (NaN when there is none, e.g. stopped early)
-    and ``<metric>_missing`` (why it could not be measured).
+    Columns: ``number`` (the trial-number tag, else start order), ``state`` (the outcome tag,
+    else the run status), the run's id, trial key and status, the VERDICT_TAGS (Optuna's state
+    and best flag, written when ``harness tune`` ends; the step it was stopped at; the error),
+    and per objective its final value (NaN when there is none, e.g. stopped early) and
+    ``<metric>_missing`` (why it could not be measured).
     """
     study = find_study(store, selector)
     if study is None:
         return None
     objectives = study_objectives(study, fallback)
-    query = f"tags.`{PARENT_TAG}` = '{study.info.run_id}'"
+    query = parent_filter(study.info.run_id)
     rows, params = [], {}
     for index, run in enumerate(search_all(store, query, order_by=["attributes.start_time ASC"])):
         tags = run.data.tags
-        row = {"number": int(tags.get("trial_number", index)), "state": tags.get("outcome", run.info.status),
-               "run_id": run.info.run_id, "trial_key": tags.get(TRIAL_TAG, run.info.run_name or ""),
+        row = {"number": int(tags.get(TrialTags.TRIAL_NUMBER, index)), "state": tags.get(TrialTags.OUTCOME, run.info.status),
+               "run_id": run.info.run_id, "trial_key": tags.get(TrialTags.TRIAL_KEY, run.info.run_name or ""),
                "status": run.info.status, **{k: tags.get(k, "") for k in VERDICT_TAGS}}
         for metric, _ in objectives:
             row[metric] = float(run.data.metrics.get(metric, math.nan))
-            row[f"{metric}_missing"] = tags.get(f"{metric}_missing", "")
+            row[f"{metric}_missing"] = tags.get(MetricTags.missing(metric), "")
         rows.append(row)
         params[run.info.run_id] = dict(run.data.params)
     columns = STUDY_COLUMNS + [c for m, _ in objectives for c in (m, f"{m}_missing")]

@@ -1,10 +1,9 @@
 """The APDH phase schedule of each variant in training steps, for the schedule diagram.
 
-Source: the resolved config a trial logged as MLflow params (``model.apdh.enabled``,
-``model.apdh.phases``, ``model.apdh.drop_phases``, ``train.steps``; lists are JSON text, see
-harness.tracking.flatten), else the experiment config with the variant's diff. Phases after
-``drop_phases`` come from harness.train.apdh.resolved_phases, the trainer's own rule (paper
-Sec. 3.2). Variants with the same schedule share one row.
+Source: the schedule each trial recorded (``TrialParams.APDH_SCHEDULE``: the trainer's phases
+in steps, harness/runs/record.py), so the report reads MLflow only. Variants with the same
+schedule share one row. Runs older than that record have none: the report says the schedule
+is not recorded (NOT_RECORDED) instead of drawing it.
 """
 
 from __future__ import annotations
@@ -12,9 +11,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from harness.config import ApdhConfig, ExperimentConfig
+from harness.runs.schema import TrialParams
 
 NO_APDH = "no APDH: hands only, full audio"
+NOT_RECORDED = "APDH schedule: not recorded by these runs (they predate the schedule record), so not drawn."
 
 
 @dataclass(frozen=True)
@@ -37,55 +37,25 @@ class Schedule:
     spans: tuple[Span, ...]
 
 
-def spans_of(apdh: ApdhConfig, steps: int) -> tuple[Span, ...]:
-    """The phases the trainer uses over steps (none when APDH is off)."""
-    from harness.train.apdh import resolved_phases
-
-    if not apdh.enabled:
-        return ()
-    return tuple(Span(a * steps, b * steps, p.name, "+".join(p.pose_parts), p.audio_mask)
-                 for a, b, p in resolved_phases(apdh))
-
-
-def from_params(params: dict[str, str]) -> tuple[ApdhConfig, int] | None:
-    """(ApdhConfig, train.steps) from a run's params; None when they are absent or unreadable."""
+def from_params(params: dict[str, str]) -> tuple[int, tuple[Span, ...]] | None:
+    """(total steps, phases) from a run's schedule record; None when it is absent or unreadable."""
     try:
-        apdh = ApdhConfig.model_validate({
-            "enabled": json.loads(params["model.apdh.enabled"]),
-            "phases": json.loads(params["model.apdh.phases"]),
-            "drop_phases": json.loads(params.get("model.apdh.drop_phases", "[]")),
-        })
-        return apdh, int(params["train.steps"])
+        record = json.loads(params[TrialParams.APDH_SCHEDULE])
+        spans = tuple(Span(p["start_step"], p["end_step"], p["phase"], "+".join(p["pose_parts"]), p["audio_mask"])
+                      for p in record["phases"])
+        return int(record["total_steps"]), spans
     except (KeyError, ValueError, TypeError):
         return None
 
 
-def from_config(cfg: ExperimentConfig, variant: str) -> tuple[ApdhConfig, int] | None:
-    """(ApdhConfig, train.steps) of a variant of cfg's sweep; None for a variant cfg does not have."""
-    from harness.config_load import apply_diff, load_dict
-    from harness.errors import HarnessError
-
-    if variant not in cfg.sweep.variants:
-        return None
-    try:
-        trial = load_dict(apply_diff(cfg.to_dict(), cfg.sweep.variants[variant]))
-    except HarnessError:
-        return None
-    return trial.model.apdh, trial.train.steps
-
-
-def schedules(variants: list[str], params: dict[str, dict[str, str]], cfg: ExperimentConfig) -> list[Schedule]:
+def schedules(variants: list[str], params: dict[str, dict[str, str]]) -> list[Schedule]:
     """One schedule per distinct (steps, phases), in variant order; params: variant -> a run's params.
 
-    When any run logged its config, only those runs are drawn (a variant without a run is left
-    out: its schedule is unknown to MLflow); the experiment config is used only when none did.
+    A variant without a recorded schedule (never ran, or an older run) is left out.
     """
-    from_runs = {v: found for v in variants if (found := from_params(params.get(v, {}))) is not None}
     groups: dict[tuple[int, tuple[Span, ...]], list[str]] = {}
     for variant in variants:
-        found = from_runs.get(variant) if from_runs else from_config(cfg, variant)
-        if found is None:
-            continue
-        apdh, steps = found
-        groups.setdefault((steps, spans_of(apdh, steps)), []).append(variant)
+        found = from_params(params.get(variant, {}))
+        if found is not None:
+            groups.setdefault(found, []).append(variant)
     return [Schedule(tuple(names), steps, spans) for (steps, spans), names in groups.items()]

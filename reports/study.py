@@ -3,35 +3,35 @@
 Built on the report's cell model (reports/tables.py), so reports/formats.py renders it as
 Markdown, LaTeX and HTML like the ablation table; ``study_frame`` is the raw CSV form.
 
-* State: Optuna's verdict (the ``optuna_state`` tag ``harness tune`` writes at the end), else
-  derived from the ``outcome`` tag. PRUNED shows the step ASHA stopped it at; FAIL shows its
+* State: Optuna's verdict (the Optuna-state tag ``harness tune`` writes at the end), else
+  derived from the outcome tag. PRUNED shows the step ASHA stopped it at; FAIL shows its
   reason shortened (the error tag, or the objective that could not be measured), in full in
   a note.
 * Tuned values: the study's ``tuned_keys`` as columns; APDH phase ends as fractions with the
-  step in parentheses (the run's ``.end_step`` param), PhD band fractions, other keys as logged.
+  step in parentheses (the run's end-in-steps param), PhD band fractions, other keys as logged.
 * Objectives: one column each with the study's direction arrow. The best trial (one
-  objective) or the Pareto set (several) is bold and flagged: Optuna's ``best`` tags where the
+  objective) or the Pareto set (several) is bold and flagged: Optuna's best tags where the
   study has them, else computed from the COMPLETE trials' values.
 """
 
 from __future__ import annotations
 
+import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from harness.runs.schema import Outcome, TrialParams, TrialTags
 from reports import plots
 from reports.labels import metric_info
 from reports.query import Study
 from reports.stats import pareto_front, significant_decimals
 from reports.tables import Cell, Table, fmt
 
-APDH_END = re.compile(r"^model\.apdh\.phases\.([^.]+)\.end$")
 BAND_PREFIX = "loss.phd.bands."
-FROM_OUTCOME = {"complete": "COMPLETE", "stopped_early": "PRUNED", "failed": "FAIL"}
+FROM_OUTCOME = {Outcome.COMPLETE: "COMPLETE", Outcome.STOPPED_EARLY: "PRUNED", Outcome.FAILED: "FAIL"}
 STATE_ORDER = ("COMPLETE", "PRUNED", "FAIL")
 REASON_CHARS = 48  # in the State cell; the notes carry the whole reason (up to NOTE_CHARS)
 NOTE_CHARS = 300
@@ -62,16 +62,16 @@ def shorten(text: str, chars: int) -> str:
 
 def key_label(key: str) -> str:
     """Column name of a tuned key: 'audio_lips end', 'pose band', else the key itself."""
-    match = APDH_END.match(key)
-    if match:
-        return f"{match.group(1)} end"
+    phase = TrialParams.apdh_end_phase(key)
+    if phase:
+        return f"{phase} end"
     return f"{key.removeprefix(BAND_PREFIX)} band" if key.startswith(BAND_PREFIX) else key
 
 
 def trial_state(row: dict, metrics: list[str]) -> str:
     """Optuna's state of one child run (see the module docstring)."""
-    if row["optuna_state"]:
-        return row["optuna_state"]
+    if row[TrialTags.OPTUNA_STATE]:
+        return row[TrialTags.OPTUNA_STATE]
     state = FROM_OUTCOME.get(row["state"])
     if state == "COMPLETE" and not all(math.isfinite(row[m]) for m in metrics):
         return "FAIL"  # harness.tune.search: an objective that could not be measured fails the trial
@@ -80,8 +80,8 @@ def trial_state(row: dict, metrics: list[str]) -> str:
 
 def fail_reason(row: dict, metrics: list[str]) -> str:
     """The error tag, else which objective was not measured and why."""
-    if row["error"]:
-        return row["error"].strip()
+    if row[TrialTags.ERROR]:
+        return row[TrialTags.ERROR].strip()
     missing = [f"{metric_info(m).name} ({row[f'{m}_missing'] or 'no value'})" for m in metrics
                if not math.isfinite(row[m])]
     return "not measured: " + ", ".join(missing) if missing else "failed"
@@ -90,8 +90,8 @@ def fail_reason(row: dict, metrics: list[str]) -> str:
 def best_numbers(study: Study, states: dict[int, str]) -> tuple[set[int], bool]:
     """Trial numbers of the best trial / Pareto set, and whether they are Optuna's verdict (tags)."""
     trials = study.trials
-    if trials["best"].isin(["true", "false"]).any():
-        return set(trials.loc[trials["best"] == "true", "number"].astype(int)), True
+    if trials[TrialTags.BEST].isin(["true", "false"]).any():
+        return set(trials.loc[trials[TrialTags.BEST] == "true", "number"].astype(int)), True
     done = trials[[states[int(n)] == "COMPLETE" for n in trials["number"]]]
     if done.empty:
         return set(), False
@@ -111,13 +111,14 @@ def trial_views(study: Study, keys: list[str]) -> tuple[list[TrialView], bool]:
     views = []
     for row in rows:
         number, params = int(row["number"]), study.params.get(row["run_id"], {})
-        view = TrialView(number, row["run_id"], states[number], row["stopped_at_step"],
+        tuned = json.loads(params.get(TrialParams.TUNED_VALUES, "{}"))  # the record; older runs: the config params
+        view = TrialView(number, row["run_id"], states[number], row[TrialTags.STOPPED_AT_STEP],
                          fail_reason(row, metrics) if states[number] == "FAIL" else "", number in best,
                          objectives={m: row[m] for m in metrics})
         for key in keys:
-            view.values[key] = _number(params.get(key))
-            if APDH_END.match(key) and f"{key}_step" in params:
-                view.steps[key] = params[f"{key}_step"]
+            view.values[key] = float(tuned[key]) if key in tuned else _number(params.get(key))
+            if TrialParams.apdh_end_phase(key) and key + TrialParams.STEP_SUFFIX in params:
+                view.steps[key] = params[key + TrialParams.STEP_SUFFIX]
         views.append(view)
     return views, verdict
 
@@ -160,7 +161,7 @@ def _tuned_text(v: TrialView, key: str) -> str:
     value = v.values[key]
     if not math.isfinite(value):
         return "–"
-    if APDH_END.match(key) or key.startswith(BAND_PREFIX):
+    if TrialParams.apdh_end_phase(key) or key.startswith(BAND_PREFIX):
         text = fmt(value, FRACTION_DECIMALS)
         return f"{text} ({v.steps[key]})" if key in v.steps else text
     return str(int(value)) if value.is_integer() and abs(value) >= 1 else f"{value:.3g}"
@@ -176,7 +177,7 @@ def _notes(study: Study, views: list[TrialView], keys: list[str], verdict: bool)
         if any(v.state == "PRUNED" for v in views) else ""
     notes = [Cell(f"One row per Optuna trial ({states or 'none'}). Bold and flagged: {chosen}, {source}.{pruned} "
                   "↓ lower is better, ↑ higher is better.")]
-    if any(APDH_END.match(k) for k in keys):
+    if any(TrialParams.apdh_end_phase(k) for k in keys):
         notes.append(Cell("APDH ends: the fraction of training at which each phase ends (the last one ends at 1.0); "
                           "in parentheses the training step (the first step of the next phase)."))
     if any(k.startswith(BAND_PREFIX) for k in keys):
@@ -196,8 +197,8 @@ def study_frame(study: Study, keys: list[str]) -> pd.DataFrame:
                "reason": v.reason, "best": v.best}
         for key in keys:
             row[key] = v.values[key]
-            if APDH_END.match(key):
-                row[f"{key}_step"] = v.steps.get(key, "")
+            if TrialParams.apdh_end_phase(key):
+                row[f"{key}_step"] = v.steps.get(key, "")  # the CSV column (the report's name)
         rows.append({**row, **v.objectives})
     return pd.DataFrame(rows)
 

@@ -1,5 +1,5 @@
-"""Test helper: an MLflow sqlite store with a known sweep, written through harness.tracking.Tracker
-(the same calls the sweep callback makes), for the report tests.
+"""Test helper: an MLflow sqlite store with a known sweep, written through the real writers (the sweep
+and tune callbacks on stand-in Tune trials, the tune driver's closing verdicts), for the report tests.
 
 The sweep ``smoke-golden`` (variants full, wo_apdh, wo_l_pose, wo_hpa; seeds 0, 1):
 
@@ -21,9 +21,13 @@ measured; Pareto set trials 1 and 3) and ``tune_single`` (SSIM ↑: 2 COMPLETE, 
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 from harness.config_load import load
 from tests.conftest import EXPERIMENTS
@@ -35,6 +39,8 @@ FID = ("fid-helper-mapped-inception/offline", False)
 SSIM = ("scikit-image/reference", True)
 HKC = ("mediapipe-hands/offline-stand-in", False)
 NO_HAND = "no hand present in two frames of any clip"
+SWEEP_COMMIT = "0123abc"  # the commit the runs name (not this checkout's: the page shows both)
+DATASET_HASH = "data0golden"
 ERROR = "RuntimeError: injected failure after step 3"
 
 # (variant, seed) -> {metric: value or None}; absent key = the trial failed
@@ -58,41 +64,86 @@ def loss(variant: str, seed: int, step: int) -> float:
     return round(1.0 / step + offset + 0.01 * seed, 6)
 
 
+@dataclass
+class StandInTrial:
+    """What the MLflow callbacks read of a Ray Tune trial (config, status, results, checkpoint, error file)."""
+
+    config: dict[str, Any]
+    status: str = "RUNNING"
+    last_result: dict[str, Any] = field(default_factory=dict)
+    checkpoint: Any = None
+    error_file: str | None = None
+
+
+@dataclass
+class StandInCheckpoint:
+    """A final Tune checkpoint: to_directory copies the trial's report folder (the run's artifacts)."""
+
+    folder: Path
+
+    def to_directory(self, path: str) -> str:
+        shutil.copytree(self.folder, path, dirs_exist_ok=True)
+        return path
+
+
+def final_result(results: list[dict], step: int) -> dict[str, Any]:
+    """The trial's last report as the trainables send it (harness.sweep.trial / harness.tune.trial)."""
+    return {"step": step, "trial_done": True, "results_json": json.dumps(results), "start_step": 0}
+
+
+def fail(callback: Any, trial: StandInTrial, folder: Path, error: str) -> None:
+    """A trial that raised: Tune writes error.txt and calls on_trial_error."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "error.txt").write_text(f"Traceback (most recent call last):\n  ...\n{error}\n")
+    trial.error_file, trial.status = str(folder / "error.txt"), "ERROR"
+    callback.on_trial_error(0, [], trial)
+
+
+def complete(callback: Any, trial: StandInTrial, results: list[dict], step: int) -> None:
+    """A trial whose last report is final: its results, then on_trial_complete."""
+    trial.last_result = final_result(results, step)
+    callback.on_trial_result(0, [], trial, trial.last_result)
+    trial.status = "TERMINATED"
+    callback.on_trial_complete(0, [], trial)
+
+
+def write_sweep(cfg, sweep_id: str, name: str, trials: list[tuple[str, int]], folder: Path) -> None:
+    """The golden sweep through the real sweep callback (harness/sweep/callback.py), as `harness sweep` drives it."""
+    from harness.sweep.callback import MlflowSweepCallback
+
+    callback = MlflowSweepCallback(cfg.to_dict(), sweep_id, name, DATASET_HASH)
+    done = []
+    with mock.patch("harness.sweep.callback.git_commit", return_value=SWEEP_COMMIT):
+        callback.parent()
+        for variant, seed in trials:
+            trial = StandInTrial({"variant": variant, "seed": seed})
+            callback.on_trial_start(0, [], trial)
+            for step in range(1, 5):
+                callback.on_trial_result(0, [], trial, {"step": step, "attempt": 1,
+                                                         "train/loss": loss(variant, seed, step)})
+            done.append(trial)
+            if (variant, seed) not in VALUES:
+                fail(callback, trial, folder / f"{variant}-s{seed}", ERROR)
+                continue
+            if (variant, seed) == ("full", 1):  # a retried step: the report keeps the last value logged
+                callback.on_trial_result(0, [], trial, {"step": 3, "train/loss": loss(variant, seed, 3)})
+            values = VALUES.get((variant, seed), {})
+            results = [result("fid", values["fid"], FID), result("ssim", values["ssim"], SSIM),
+                       result("hkc", values["hkc"], HKC, "" if values["hkc"] is not None else NO_HAND)]
+            complete(callback, trial, results, 4)
+        callback.on_experiment_end(done)
+
+
 def build_store(runs: Path, template: Path) -> Path:
     """Write the golden sweep into runs/mlflow.db (a copy of the migrated template); returns runs."""
-    from harness.sweep.trial import trial_config
-    from harness.tracking import Tracker, trial_key
-
     runs.mkdir(parents=True, exist_ok=True)
     shutil.copy(template, runs / "mlflow.db")
-    cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={runs}", *OVERRIDES])
-    tracker = Tracker(cfg)
-    old = tracker.parent_run("old0000000000000", "smoke-old", tags={"sweep_name": "smoke-old", "variants": "full",
-                                                                      "seeds": "0"})
-    tracker.trial_run(old, "full-s0", trial_config(cfg.to_dict(), "full", 0), tags={"variant": "full"})
-    tracker.finish(old)
+    old = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={runs}", "sweep.variants={full: {}}", "sweep.seeds=[0]",
+                                            "train.steps=4"])
+    write_sweep(old, "old0000000000000", "smoke-old", [("full", 0)], runs / "tune_errors")
     time.sleep(0.05)  # the golden sweep starts strictly later
-    tags = {"git_commit": "0123abc", "config_hash": "cfg0golden", "dataset_hash": "data0golden",
-            "sweep_name": "smoke-golden", "variants": "full,wo_apdh,wo_l_pose,wo_hpa", "seeds": "0,1"}
-    parent = tracker.parent_run("golden0000000001", "smoke-golden", tags=tags)
-    for variant, seed in RAN:
-        trial = trial_config(cfg.to_dict(), variant, seed)
-        run = tracker.trial_run(parent, trial_key(variant, seed), trial, tags={
-            "variant": variant, "git_commit": "0123abc", "dataset_hash": "data0golden", "sweep_name": "smoke-golden",
-            "baseline": str(variant == "full").lower()})
-        for step in range(1, 5):
-            tracker.log_metrics(run, {"train/loss": loss(variant, seed, step)}, step)
-        if (variant, seed) not in VALUES:
-            tracker.finish(run, error=ERROR)
-            continue
-        if (variant, seed) == ("full", 1):  # a retried step: the report keeps the last value logged
-            tracker.log_metrics(run, {"train/loss": loss(variant, seed, 3)}, 3)
-        values = VALUES[(variant, seed)]
-        tracker.log_results(run, [result("fid", values["fid"], FID), result("ssim", values["ssim"], SSIM),
-                                  result("hkc", values["hkc"], HKC, "" if values["hkc"] is not None else NO_HAND)], 4)
-        tracker.finish(run)
-    tracker.set_tags(parent, {"trials": 6, "failed_trials": 1})
-    tracker.finish(parent, error="1 trial(s) failed")
+    cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={runs}", *OVERRIDES])
+    write_sweep(cfg, "golden0000000001", "smoke-golden", RAN, runs / "tune_errors")
     return runs
 
 
@@ -158,59 +209,62 @@ STOPPED_AT = 50
 
 def sampled(space, number: int) -> dict[str, float]:
     """Optuna's raw draws for trial `number` (gaps, band draws, weights): mapped by the real search space."""
-    from harness.tune.space import BANDS, band_param, gap_param
+    from harness.tune.space import band_param, gap_param
+    from harness.vocabulary import PHD_BANDS
 
     values = {gap_param(p): g for p, g in zip(space.phases, (0.2 + 0.1 * number, 0.5, 0.3 + 0.05 * number, 0.6))}
-    values.update({band_param(b): u for b, u in zip(BANDS, (0.2 + 0.1 * number, 0.5, 0.7))})
+    values.update({band_param(b): u for b, u in zip(PHD_BANDS, (0.2 + 0.1 * number, 0.5, 0.7))})
     values.update({"loss.phd.pose.weight": 0.05 * (number + 1), "loss.phd.detail.weight": 0.1,
                    "loss.phd.low.weight": 0.5 / (number + 1)})
     return values
 
 
 def write_study(runs: Path, experiment: str) -> None:
-    """One study of STUDIES into runs/mlflow.db, with the calls and tags of harness/tune/callback.py and driver.py."""
-    from harness.tracking import Tracker
-    from harness.tune.space import SearchSpace, boundary_params
+    """One study of STUDIES into runs/mlflow.db through the real tune callback (harness/tune/callback.py) on
+    stand-in Tune trials, closed by the tune driver's verdicts (Optuna state, best flags, best/ artifact)."""
+    from harness.runs.schema import study_trial_key
+    from harness.tune.callback import MlflowTuneCallback
+    from harness.tune.driver import TrialRow, _close_runs
+    from harness.tune.export import Exported
+    from harness.tune.space import TRIAL_NUMBER, SearchSpace
 
     extra, trials = STUDIES[experiment]
     cfg = load(EXPERIMENTS / "tune_schedule.yaml", [f"paths.runs={runs}", "train.steps=100",
                                                     f"tracking.experiment={experiment}", *extra])
     space = SearchSpace.from_config(cfg)
-    tracker = Tracker(cfg)
-    objectives = ",".join(f"{o.metric}:{o.direction}" for o in cfg.tune.objectives)
     name = f"{experiment}-0a1b2c3d4e5f"
-    parent = tracker.parent_run(f"study-{experiment}", name, role="study", tags={
-        "git_commit": STUDY_COMMIT, "config_hash": "0a1b2c3d4e5f", "dataset_hash": "data0study", "study": experiment,
-        "optuna_storage": f"sqlite:///{runs}/tune/{name}/optuna.db", "objectives": objectives,
-        "tuned_keys": ",".join(space.tuned_keys())}, params={"tune.trials": str(len(trials))})
+    callback = MlflowTuneCallback(cfg.to_dict(), f"study-{experiment}", name, "data0study", space, experiment,
+                                  f"sqlite:///{runs}/tune/{name}/optuna.db")
     states = {"complete": "COMPLETE", "stopped_early": "PRUNED", "failed": "FAIL", "unmeasured": "FAIL"}
-    for number, how, values in trials:
-        trial = space.trial_config(cfg.to_dict(), sampled(space, number))
-        key = f"trial-{number:04d}"
-        run = tracker.trial_run(parent, key, trial, params=boundary_params(trial), tags={
-            "study": experiment, "trial_number": str(number), "git_commit": STUDY_COMMIT,
-            "dataset_hash": "data0study", "sweep_name": name, "outcome": "running"})
-        tracker.log_metrics(run, {"train/loss": 1.0 / (number + 1)}, 1)
-        if how == "failed":
-            tracker.set_tags(run, {"outcome": "failed"})
-            tracker.finish(run, error=OOM)
-        elif how == "stopped_early":
-            tracker.log_metrics(run, {"eval/ssim": 0.5}, STOPPED_AT)
-            tracker.set_tags(run, {"outcome": "stopped_early", "stopped_at_step": STOPPED_AT})
-            tracker.finish(run)
-        else:
-            tracker.log_results(run, [result(m, v, FID if m == "fid" else SSIM, FID_TOO_FEW if v is None else "")
-                                      for m, v in values.items()], 100)
-            tracker.set_tags(run, {"outcome": "complete"})
-            tracker.finish(run)
-    ends = {f"trial-{number:04d}": (number, how) for number, how, _ in trials}
-    for run in tracker.child_runs(parent):  # Optuna's verdict on every child run when the study ends
-        number, how = ends[run.data.tags["trial_key"]]
-        tracker.set_tags(run.info.run_id, {"optuna_state": states[how],
-                                           "best": str(number in STUDY_BEST[experiment]).lower()})
-    tracker.set_tags(parent, {"best_trials": ",".join(f"trial-{n:04d}" for n in sorted(STUDY_BEST[experiment])),
-                              "trials": len(trials), "failed_trials": sum(h == "failed" for _, h, _ in trials)})
-    tracker.finish(parent)
+    done, rows = [], []
+    with mock.patch("harness.tune.callback.git_commit", return_value=STUDY_COMMIT):
+        callback.parent()
+        for number, how, values in trials:
+            trial = StandInTrial({TRIAL_NUMBER: number, **sampled(space, number)})
+            done.append(trial)
+            rows.append(TrialRow(number, study_trial_key(number), states[how],
+                                 best=number in STUDY_BEST[experiment]))
+            callback.on_trial_start(0, [], trial)
+            callback.on_trial_result(0, [], trial, {"step": 1, "train/loss": 1.0 / (number + 1)})
+            if how == "failed":
+                fail(callback, trial, runs / "tune_errors" / experiment / str(number), OOM)
+            elif how == "stopped_early":  # ASHA stops it after an intermediate evaluation
+                trial.last_result = {"step": STOPPED_AT, "eval/ssim": 0.5}
+                callback.on_trial_result(0, [], trial, trial.last_result)
+                trial.status = "TERMINATED"
+                callback.on_trial_complete(0, [], trial)
+            else:
+                complete(callback, trial, [result(m, v, FID if m == "fid" else SSIM, FID_TOO_FEW if v is None else "")
+                                           for m, v in values.items()], 100)
+        callback.on_experiment_end(done)
+        best = runs / "tune_best" / experiment
+        best.mkdir(parents=True, exist_ok=True)
+        exported = []
+        for number in sorted(STUDY_BEST[experiment]):
+            path = best / f"{experiment}-{study_trial_key(number)}.yaml"
+            path.write_text(f"name: {experiment}-{study_trial_key(number)}\n")
+            exported.append(Exported(number, path, {}, {}))
+        _close_runs(callback, rows, exported)
 
 
 def study_runs(tmp_path_factory) -> Path:

@@ -1,6 +1,6 @@
 """Reports from MLflow: golden tables, bold placement, the statistics, the query, schedule and plots.
 
-The store is written through harness.tracking.Tracker (tests/report_store.py): 4 variants x 2
+The store is written through the sweep callback and harness.runs.tracker.Tracker (tests/report_store.py): 4 variants x 2
 seeds with known values, one FAILED trial, one variant that never ran, stand-in backends.
 Regenerate the golden files after an intended change with UPDATE_GOLDEN=1 (and read the diff).
 """
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from harness.errors import HarnessError
-from tests.conftest import SHARED
+from tests.conftest import REPO
 from tests.report_store import golden_config, golden_runs
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -147,22 +147,46 @@ def test_comparison_without_pairs_or_with_one_seed() -> None:
     assert compare_values({}, {0: 1.0}, "lower") is None
 
 
-def test_apdh_schedule_from_run_params_and_from_config(runs: Path) -> None:
+def test_apdh_schedule_from_the_trials_record(runs: Path) -> None:
+    """Each trial records the trainer's phases in steps; the report draws them (reports import no training code)."""
+    from harness.config_load import load
+    from harness.runs.schema import TrialParams
+    from harness.train.apdh import apdh_phase_at
+    from tests.conftest import EXPERIMENTS
     from reports.query import load_sweep, open_store
-    from reports.schedule import from_config, from_params, schedules, spans_of
+    from reports.schedule import from_params, schedules
 
     cfg = golden_config(runs)
     sweep = load_sweep(open_store(cfg))
     params = {row.variant: sweep.params[row.run_id] for row in sweep.trials.itertuples() if row.run_id}
-    found = schedules(sweep.variants, params, cfg)
+    found = schedules(sweep.variants, params)
     assert [s.variants for s in found] == [("full", "wo_l_pose"), ("wo_apdh",)]  # wo_hpa never ran: unknown
-    assert [(s.start, s.end, s.name) for s in found[0].spans] == [
-        (0.0, 0.8, "initial_pose"), (0.8, 1.6, "audio_lips"), (1.6, 2.4, "audio_face"), (2.4, 4.0, "audio_body")]
+    # reference: the phase the trainer uses at every step of the 4-step golden trials
+    apdh = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={runs}", "train.steps=4"]).model.apdh  # the trials' config
+    by_step = [apdh_phase_at(apdh, step, 4).name for step in range(4)]
+    drawn = [next(s.name for s in found[0].spans if s.start <= step < s.end) for step in range(4)]
+    assert drawn == by_step and found[0].total_steps == 4
+    assert found[0].spans[0].pose == "+".join(apdh.phases[0].pose_parts)
     assert found[1].spans == () and found[1].total_steps == 4
-    apdh, steps = from_config(cfg, "wo_audio_lips")
-    assert [(s.start / steps, s.name) for s in spans_of(apdh, steps)] == [
-        (0.0, "initial_pose"), (0.2, "audio_face"), (0.6, "audio_body")]
-    assert from_params({}) is None and from_config(cfg, "not_a_variant") is None
+    assert from_params({}) is None and from_params({TrialParams.APDH_SCHEDULE: "not json"}) is None
+
+
+def test_runs_without_the_schedule_record_say_so(runs: Path, tmp_path: Path) -> None:
+    """A store older than the schedule record: no diagram, one line saying so, no crash."""
+    import shutil
+    import sqlite3
+
+    from harness.runs.schema import TrialParams
+    from reports.build import build_report
+    from reports.schedule import NOT_RECORDED
+
+    copy = tmp_path / "runs"
+    shutil.copytree(runs, copy)
+    with sqlite3.connect(copy / "mlflow.db") as db:  # what an older writer left: no schedule param
+        db.execute("DELETE FROM params WHERE key = ?", (TrialParams.APDH_SCHEDULE,))
+    report = build_report(golden_config(copy), tmp_path / "out", ["html"])
+    assert not (report.out / "apdh_schedule.png").exists() and report.notes == [NOT_RECORDED]
+    assert NOT_RECORDED in report.index.read_text(encoding="utf-8")
 
 
 def test_report_writes_every_plot_as_png(report) -> None:
@@ -195,13 +219,11 @@ def test_study_plots_are_skipped_without_a_study(report) -> None:
     assert not (report.out / "study_history.png").exists() and not (report.out / "study_pareto.png").exists()
 
 
-def test_shared_paper_numbers_become_reference_rows() -> None:
+def test_shipped_paper_numbers_become_reference_rows() -> None:
     from reports.labels import variant_label
     from reports.paper import paper_rows
 
-    path = SHARED / "reference" / "paper_numbers.csv"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
+    path = REPO / "docs" / "paper_numbers.csv"  # the project's copy (docs/paper_numbers.md)
     smoke = ["full", "wo_apdh", "wo_hpa", "wo_l_pose", "wo_l_detail", "wo_l_low", "wo_initial_pose", "wo_audio_lips",
              "wo_audio_face", "wo_audio_body"]
     rows = paper_rows(path, [variant_label(v) for v in smoke])
@@ -225,7 +247,7 @@ def test_a_tuning_study_in_the_experiment_adds_its_plots(runs: Path, tmp_path: P
     import shutil
 
     from harness.config_load import load
-    from harness.tracking import Tracker
+    from harness.runs.tracker import Tracker
     from reports.build import build_report
     from tests.conftest import EXPERIMENTS
 
@@ -254,7 +276,7 @@ def test_an_experiment_without_sweeps_is_one_line(runs: Path, tmp_path: Path) ->
     import shutil
 
     from harness.config_load import load
-    from harness.tracking import Tracker
+    from harness.runs.tracker import Tracker
     from reports.query import load_sweep, open_store
     from tests.conftest import EXPERIMENTS
 

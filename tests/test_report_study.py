@@ -94,7 +94,7 @@ def test_without_optuna_verdict_tags_the_same_rows_are_derived(runs: Path) -> No
 
 def test_report_picks_the_study_and_selects_by_name_or_run_id(runs: Path, tmp_path: Path) -> None:
     from harness.config_load import load
-    from harness.tracking import Tracker
+    from harness.runs.tracker import Tracker
     from reports.build import build_study_report, report_kind
     from reports.query import load_sweep, open_store, read_study
 

@@ -32,10 +32,11 @@ def test_ui_refuses_a_server_uri(tmp_path: Path, run_cli) -> None:
 def test_ui_serves_the_default_store_on_localhost(tmp_path: Path) -> None:
     migrated_store(tmp_path)  # tmp_path/mlflow.db: a migrated default store ...
     from harness.config_load import load
-    from harness.tracking import KIND_TAG, Tracker
+    from harness.runs.schema import EXPERIMENT_KIND, EXPERIMENT_KIND_RUNS
+    from harness.runs.tracker import Tracker
 
     tracker = Tracker(load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path}"]))  # ... with the experiment
-    assert tracker.client.get_experiment(tracker.experiment_id).tags[KIND_TAG] == "custom_model_development"
+    assert tracker.client.get_experiment(tracker.experiment_id).tags[EXPERIMENT_KIND] == EXPERIMENT_KIND_RUNS
     port = free_port()
     cmd = [sys.executable, "-m", "harness.cli", "ui", str(EXPERIMENTS / "smoke.yaml"), f"paths.runs={tmp_path}",
            "--port", str(port)]

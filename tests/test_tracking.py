@@ -1,4 +1,4 @@
-"""harness.tracking on a real sqlite store and a real `mlflow server` on 127.0.0.1."""
+"""harness.runs (store, record, tracker) on a real sqlite store and a real `mlflow server` on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 from harness.config_load import load_dict
-from harness.tracking import Tracker, flatten, trial_key, trial_params, tracking_uri
+from harness.runs.record import flatten, trial_params
+from harness.runs.schema import trial_key
+from harness.runs.store import tracking_uri
+from harness.runs.tracker import Tracker
 from tests.mlflow_server import mlflow_server, migrated_store
 
 

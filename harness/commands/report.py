@@ -48,7 +48,7 @@ def report_command(
     Example: harness report experiments/smoke.yaml --paper-csv none
     """
     from harness.errors import HarnessError
-    from harness.tracking import experiment_name
+    from harness.runs.store import experiment_name
     from reports.build import build_report, build_study_report, parse_formats, report_kind
     from reports.query import open_store
 
@@ -78,6 +78,8 @@ def report_command(
     typer.echo(f"sweep {result.sweep}: {len(result.variants)} variants, "
                f"{result.failed_trials} trial(s) without results")
     typer.echo(f"wrote {result.out}/: {names} and {pngs} PNG plot(s)")
+    for note in result.notes:  # what the report could not show (e.g. runs older than the schedule record)
+        typer.echo(note, err=True)
     if result.index is not None:
         typer.echo(f"report: {result.index}")
 

@@ -71,13 +71,13 @@ def ui_command(
 
     Example: harness ui experiments/smoke.yaml --port 5001
     """
-    from harness.tracking import tracking_uri
+    from harness.runs.store import SQLITE_PREFIX, tracking_uri
 
     cfg = load(experiment, overrides or [])
     uri = tracking_uri(cfg)
-    if not uri.startswith("sqlite:///"):
+    if not uri.startswith(SQLITE_PREFIX):
         raise HarnessError(f"tracking.uri is {uri}: open that server in a browser instead of `harness ui`")
-    db = Path(uri.removeprefix("sqlite:///"))
+    db = Path(uri.removeprefix(SQLITE_PREFIX))
     if not db.is_file():
         raise HarnessError(f"{db}: no MLflow store yet; run `harness sweep` first")
     mlflow_bin = Path(sys.executable).with_name("mlflow")
@@ -90,7 +90,7 @@ def _runs_page(cfg, base: str) -> str:
     """The experiment's runs table in MLflow 3's "Model training" view (its default is GenAI traces)."""
     from mlflow.tracking import MlflowClient
 
-    from harness.tracking import experiment_name, tracking_uri
+    from harness.runs.store import experiment_name, tracking_uri
 
     found = MlflowClient(tracking_uri(cfg)).get_experiment_by_name(experiment_name(cfg))
     return f"{base}/#/experiments/{found.experiment_id}/runs?workflowType=machine_learning" if found else base

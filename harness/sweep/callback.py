@@ -17,9 +17,10 @@ from ray.tune import Callback
 
 from harness.config import ExperimentConfig
 from harness.config_load import load_dict
-from harness.tracking import Tracker, flatten, git_commit, trial_key
-
-NOTE_TAG = "mlflow.note.content"  # shown by the MLflow UI as the run's Description
+from harness.runs.record import diff_param, flatten
+from harness.runs.schema import MAX_PARAM_CHARS, NOTE, Curves, Role, SweepParams, SweepTags, TrialTags, trial_key
+from harness.runs.store import git_commit
+from harness.runs.tracker import Tracker
 
 
 def variant_change(diff: dict[str, Any]) -> str:
@@ -34,7 +35,7 @@ class MlflowSweepCallback(Callback):
     ``trial_key_of``, ``trial_config_of``, ``trial_tags`` and ``trial_params``.
     """
 
-    role = "sweep"
+    role = Role.SWEEP
 
     def __init__(self, base: dict[str, Any], sweep_id: str, sweep_name: str, dataset_hash: str) -> None:
         self.base, self.sweep_id, self.sweep_name, self.dataset_hash = base, sweep_id, sweep_name, dataset_hash
@@ -61,18 +62,18 @@ class MlflowSweepCallback(Callback):
 
     def parent_info(self, cfg: ExperimentConfig) -> tuple[dict[str, str], dict[str, str]]:
         """(tags, params) of the parent run when it is created."""
-        tags = {"git_commit": git_commit(), "config_hash": self.base_hash(), "dataset_hash": self.dataset_hash,
-                "sweep_name": self.sweep_name, "variants": ",".join(cfg.sweep.variants),
-                "seeds": ",".join(map(str, cfg.sweep.seeds))}
-        params = {"sweep.variants": json.dumps(cfg.sweep.variants, sort_keys=True)[:6000],
-                  "sweep.seeds": json.dumps(cfg.sweep.seeds)}
+        tags = {SweepTags.GIT_COMMIT: git_commit(), SweepTags.CONFIG_HASH: self.base_hash(),
+                SweepTags.DATASET_HASH: self.dataset_hash, SweepTags.SWEEP_NAME: self.sweep_name,
+                SweepTags.VARIANTS: ",".join(cfg.sweep.variants), SweepTags.SEEDS: ",".join(map(str, cfg.sweep.seeds))}
+        params = {SweepParams.VARIANTS: json.dumps(cfg.sweep.variants, sort_keys=True)[:MAX_PARAM_CHARS],
+                  SweepParams.SEEDS: json.dumps(cfg.sweep.seeds)}
         lines = [f"Ablation sweep of `{cfg.name}`: {len(cfg.sweep.variants)} variants x seeds "
                  f"{cfg.sweep.seeds}, baseline `{cfg.sweep.baseline}`.", "",
                  "| variant | change against the experiment |", "|---|---|"]
         lines += [f"| {v} | {variant_change(diff)} |" for v, diff in cfg.sweep.variants.items()]
         lines += ["", "Compare: select the child runs, press Compare, and put `variant` on the axis; "
                   "`harness report` writes the tables and plots."]
-        tags[NOTE_TAG] = "\n".join(lines)  # the run's Description in the MLflow UI
+        tags[NOTE] = "\n".join(lines)  # the run's Description in the MLflow UI
         return tags, params
 
     def base_hash(self) -> str:
@@ -105,13 +106,13 @@ class MlflowSweepCallback(Callback):
     def trial_tags(self, trial: Any, cfg: ExperimentConfig) -> dict[str, str]:
         """Tags of a new child run (the tracker adds trial_key, seed, config hash and switch tags)."""
         variant = trial.config["variant"]
-        return {"variant": variant, "git_commit": git_commit(), "dataset_hash": self.dataset_hash,
-                "sweep_name": self.sweep_name, "baseline": str(variant == cfg.sweep.baseline).lower(),
-                NOTE_TAG: f"`{variant}` (seed {cfg.train.seed}): {variant_change(cfg.sweep.variants[variant])}"}
+        return {TrialTags.VARIANT: variant, TrialTags.GIT_COMMIT: git_commit(), TrialTags.DATASET_HASH: self.dataset_hash,
+                TrialTags.SWEEP_NAME: self.sweep_name, TrialTags.BASELINE: str(variant == cfg.sweep.baseline).lower(),
+                NOTE: f"`{variant}` (seed {cfg.train.seed}): {variant_change(cfg.sweep.variants[variant])}"}
 
     def trial_params(self, trial: Any, cfg: ExperimentConfig) -> dict[str, str]:
-        """Params of a new child run besides its resolved config."""
-        return {}
+        """Params of a new child run besides its resolved config and records: the variant's config diff."""
+        return diff_param(cfg.sweep.variants[trial.config["variant"]])
 
     # ------------------------------------------------------------------ Tune hooks
 
@@ -121,16 +122,16 @@ class MlflowSweepCallback(Callback):
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         run_id = self.run_for(trial)
         step = int(result.get("step", 0))
-        curves = {k: v for k, v in result.items() if k.startswith("train/")}
+        curves = {k: v for k, v in result.items() if k.startswith(Curves.TRAIN_PREFIX)}
         self.tracker.log_metrics(run_id, curves, step)
         if "attempt" in result:
-            self.tracker.set_tags(run_id, {"attempts": result["attempt"]})
+            self.tracker.set_tags(run_id, {TrialTags.ATTEMPTS: result["attempt"]})
         if result.get("trial_done"):
             self.tracker.log_results(run_id, json.loads(result["results_json"]), step)
-            self.tracker.set_tags(run_id, {"resumed_from_step": result.get("start_step", 0)})
+            self.tracker.set_tags(run_id, {TrialTags.RESUMED_FROM_STEP: result.get("start_step", 0)})
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.tracker.set_tags(self.run_for(trial), {"last_error": _error_text(trial)})
+        self.tracker.set_tags(self.run_for(trial), {TrialTags.LAST_ERROR: _error_text(trial)})
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         run_id = self.run_for(trial)
@@ -145,7 +146,7 @@ class MlflowSweepCallback(Callback):
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         failed = [t for t in trials if t.status == "ERROR"]
-        self.tracker.set_tags(self.parent(), {"trials": len(trials), "failed_trials": len(failed)})
+        self.tracker.set_tags(self.parent(), {SweepTags.TRIALS: len(trials), SweepTags.FAILED_TRIALS: len(failed)})
         self.tracker.finish(self.parent(), error=f"{len(failed)} trial(s) failed" if failed else None)
 
     def mark_interrupted(self) -> None:

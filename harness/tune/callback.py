@@ -13,17 +13,19 @@ import json
 from typing import Any
 
 from harness.config import ExperimentConfig
+from harness.runs.record import diff_param, tuned_param
+from harness.runs.schema import (MAX_PARAM_CHARS, Curves, Outcome, Role, StudyParams, StudyTags, TrialTags,
+                                 study_trial_key)
+from harness.runs.store import git_commit
+from harness.runtime.trial_io import DONE_KEY
 from harness.sweep.callback import MlflowSweepCallback
-from harness.tracking import git_commit
-from harness.tune.search import DONE_KEY
 from harness.tune.space import TRIAL_NUMBER, SearchSpace, boundary_params, params_of
-from harness.tune.trial import trial_name
 
 
 class MlflowTuneCallback(MlflowSweepCallback):
     """MLflow parent/child runs of a study (see module doc); plain data only, pickled by Tune."""
 
-    role = "study"
+    role = Role.STUDY
 
     def __init__(self, base: dict[str, Any], study_id: str, run_name: str, dataset_hash: str, space: SearchSpace,
                  study: str, storage: str) -> None:
@@ -32,52 +34,59 @@ class MlflowTuneCallback(MlflowSweepCallback):
 
     def parent_info(self, cfg: ExperimentConfig) -> tuple[dict[str, str], dict[str, str]]:
         objectives = [f"{o.metric}:{o.direction}" for o in cfg.tune.objectives]
-        tags = {"git_commit": git_commit(), "config_hash": self.base_hash(), "dataset_hash": self.dataset_hash,
-                "study": self.study, "optuna_storage": self.storage, "objectives": ",".join(objectives),
-                "tuned_keys": ",".join(self.space.tuned_keys())}
+        tags = {StudyTags.GIT_COMMIT: git_commit(), StudyTags.CONFIG_HASH: self.base_hash(),
+                StudyTags.DATASET_HASH: self.dataset_hash, StudyTags.STUDY: self.study,
+                StudyTags.OPTUNA_STORAGE: self.storage, StudyTags.OBJECTIVES: ",".join(objectives),
+                StudyTags.TUNED_KEYS: ",".join(self.space.tuned_keys())}
         t = cfg.tune
-        params = {"tune.space": json.dumps({k: v.model_dump() for k, v in t.space.items()}, sort_keys=True)[:6000],
-                  "tune.objectives": json.dumps(objectives), "tune.trials": str(t.trials), "tune.seed": str(t.seed),
-                  "tune.max_concurrent": str(t.max_concurrent), "tune.eval_every": str(t.eval_every),
-                  "tune.tune_apdh_boundaries": str(t.tune_apdh_boundaries).lower(),
-                  "tune.tune_phd_bands": str(t.tune_phd_bands).lower()}
+        space = json.dumps({k: v.model_dump() for k, v in t.space.items()}, sort_keys=True)[:MAX_PARAM_CHARS]
+        params = {StudyParams.SPACE: space, StudyParams.OBJECTIVES: json.dumps(objectives),
+                  StudyParams.TRIALS: str(t.trials), StudyParams.SEED: str(t.seed),
+                  StudyParams.MAX_CONCURRENT: str(t.max_concurrent), StudyParams.EVAL_EVERY: str(t.eval_every),
+                  StudyParams.TUNE_APDH_BOUNDARIES: str(t.tune_apdh_boundaries).lower(),
+                  StudyParams.TUNE_PHD_BANDS: str(t.tune_phd_bands).lower()}
         return tags, params
 
     def trial_key_of(self, trial: Any) -> str:
-        return trial_name(trial.config[TRIAL_NUMBER])
+        return study_trial_key(trial.config[TRIAL_NUMBER])
 
     def trial_config_of(self, trial: Any) -> ExperimentConfig:
         return self.space.trial_config(self.base, params_of(trial.config))
 
     def trial_tags(self, trial: Any, cfg: ExperimentConfig) -> dict[str, str]:
-        return {"study": self.study, "trial_number": str(int(trial.config[TRIAL_NUMBER])), "git_commit": git_commit(),
-                "dataset_hash": self.dataset_hash, "sweep_name": self.sweep_name, "outcome": "running"}
+        return {TrialTags.STUDY: self.study, TrialTags.TRIAL_NUMBER: str(int(trial.config[TRIAL_NUMBER])),
+                TrialTags.GIT_COMMIT: git_commit(), TrialTags.DATASET_HASH: self.dataset_hash,
+                TrialTags.SWEEP_NAME: self.sweep_name, TrialTags.OUTCOME: Outcome.RUNNING}
 
     def trial_params(self, trial: Any, cfg: ExperimentConfig) -> dict[str, str]:
-        return boundary_params(cfg) if self.space.phases else {}
+        """The APDH ends in steps (when tuned), the sampled config diff and the tuned values."""
+        diff = self.space.config_diff(self.base, params_of(trial.config))
+        ends = boundary_params(cfg) if self.space.phases else {}
+        return {**ends, **diff_param(diff), **tuned_param(cfg, self.space.tuned_keys())}
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         super().on_trial_result(iteration, trials, trial, result, **info)
-        curves = {k: v for k, v in result.items() if k.startswith("eval/")}
+        curves = {k: v for k, v in result.items() if k.startswith(Curves.EVAL_PREFIX)}
         if curves:
             self.tracker.log_metrics(self.run_for(trial), curves, int(result.get("step", 0)))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         last = trial.last_result or {}
         if last.get(DONE_KEY):
-            self.tracker.set_tags(self.run_for(trial), {"outcome": "complete"})
+            self.tracker.set_tags(self.run_for(trial), {TrialTags.OUTCOME: Outcome.COMPLETE})
             super().on_trial_complete(iteration, trials, trial, **info)
             return
         # stopped by the scheduler: no final outputs; its eval/* curves show where and why
         run_id = self.run_for(trial)
-        self.tracker.set_tags(run_id, {"outcome": "stopped_early", "stopped_at_step": last.get("step", 0)})
+        self.tracker.set_tags(run_id, {TrialTags.OUTCOME: Outcome.STOPPED_EARLY,
+                                       TrialTags.STOPPED_AT_STEP: last.get("step", 0)})
         self.tracker.finish(run_id)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.tracker.set_tags(self.run_for(trial), {"outcome": "failed"})
+        self.tracker.set_tags(self.run_for(trial), {TrialTags.OUTCOME: Outcome.FAILED})
         super().on_trial_error(iteration, trials, trial, **info)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         # the driver finishes the parent after exporting the best configs (harness.tune.driver)
         failed = [t for t in trials if t.status == "ERROR"]
-        self.tracker.set_tags(self.parent(), {"trials": len(trials), "failed_trials": len(failed)})
+        self.tracker.set_tags(self.parent(), {StudyTags.TRIALS: len(trials), StudyTags.FAILED_TRIALS: len(failed)})

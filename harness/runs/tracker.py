@@ -1,0 +1,134 @@
+"""The run-record writer: an experiment per experiment file, a parent run per sweep or study, a
+child run per trial (names: harness/runs/schema.py). Resume-safe: a sweep maps to one parent run
+(tag ``SweepTags.SWEEP_ID``) and a trial to one child run (tag ``TrialTags.TRIAL_KEY`` under that
+parent), so a resumed or retried trial writes into its existing run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.config import ExperimentConfig
+from harness.errors import HarnessError
+from harness.runs.record import init_tags, record_params, switch_tags, trial_params
+from harness.runs.schema import (EXPERIMENT_KIND, EXPERIMENT_KIND_RUNS, MAX_TAG_CHARS, PARENT, ROLE, MetricTags, Role,
+                                 RunTags, SweepTags, TrialTags, parent_filter)
+from harness.runs.store import REMOTE_SCHEMES, SQLITE_PREFIX, artifact_location, check_server, experiment_name, \
+    tracking_uri
+
+PARAM_BATCH = 100  # MLflow's batch limit on params
+
+
+class Tracker:
+    """Thin layer over MlflowClient (explicit run ids, no global active run)."""
+
+    def __init__(self, cfg: ExperimentConfig) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.uri = tracking_uri(cfg)
+        if self.uri.startswith(REMOTE_SCHEMES):
+            check_server(self.uri)
+        if self.uri.startswith(SQLITE_PREFIX):
+            Path(self.uri.removeprefix(SQLITE_PREFIX)).parent.mkdir(parents=True, exist_ok=True)
+        self.client = MlflowClient(tracking_uri=self.uri)
+        self.experiment_id = self._experiment(experiment_name(cfg), artifact_location(cfg, experiment_name(cfg)))
+
+    def _experiment(self, name: str, location: str | None) -> str:
+        try:
+            found = self.client.get_experiment_by_name(name)
+            if found is None:
+                experiment_id = self.client.create_experiment(name, artifact_location=location)
+            else:
+                experiment_id = found.experiment_id
+            if found is None or EXPERIMENT_KIND not in found.tags:
+                # MLflow 3 opens an untagged experiment on its GenAI (traces) page; runs are what we have
+                self.client.set_experiment_tag(experiment_id, EXPERIMENT_KIND, EXPERIMENT_KIND_RUNS)
+            return experiment_id
+        except Exception as exc:  # noqa: BLE001  unreachable server, bad URI: one clear line
+            raise HarnessError(f"MLflow at {self.uri}: cannot open experiment {name!r} ({exc.__class__.__name__}: {exc})") from None
+
+    def _find(self, filter_string: str) -> str | None:
+        runs = self.client.search_runs([self.experiment_id], filter_string=filter_string, max_results=1,
+                                       order_by=["attributes.start_time DESC"])
+        return runs[0].info.run_id if runs else None
+
+    def parent_run(self, sweep_id: str, name: str, tags: Mapping[str, str] | None = None,
+                   params: Mapping[str, str] | None = None, role: str = Role.SWEEP) -> str:
+        """The sweep's (or tuning study's, role=Role.STUDY) parent run: reused when it exists (resume), else created."""
+        run_id = self._find(f"tags.`{SweepTags.SWEEP_ID}` = '{sweep_id}' and tags.`{ROLE}` = '{role}'")
+        if run_id is not None:
+            self.client.update_run(run_id, status="RUNNING")
+            return run_id
+        run = self.client.create_run(self.experiment_id, run_name=name,
+                                     tags={SweepTags.SWEEP_ID: sweep_id, ROLE: role, **(tags or {})})
+        self.log_params(run.info.run_id, params or {})
+        return run.info.run_id
+
+    def trial_run(self, parent_id: str, key: str, cfg: ExperimentConfig, tags: Mapping[str, str] | None = None,
+                  params: Mapping[str, str] | None = None) -> str:
+        """The trial's child run under parent_id: reused when one with this trial key exists.
+
+        Created with the resolved config and the report records (harness.runs.record) as params;
+        params: logged besides them (e.g. the variant's diff, tuning's stage boundaries in steps).
+        """
+        run_id = self._find(f"{parent_filter(parent_id)} and tags.`{TrialTags.TRIAL_KEY}` = '{key}'")
+        if run_id is not None:
+            self.client.update_run(run_id, status="RUNNING")
+            return run_id
+        all_tags = {PARENT: parent_id, TrialTags.TRIAL_KEY: key, ROLE: Role.TRIAL, TrialTags.SEED: str(cfg.train.seed),
+                    TrialTags.CONFIG_HASH: cfg.config_hash(), **switch_tags(cfg), **init_tags(cfg), **(tags or {})}
+        run = self.client.create_run(self.experiment_id, run_name=key, tags=all_tags)
+        self.log_params(run.info.run_id, {**trial_params(cfg), **record_params(cfg), **(params or {})})
+        return run.info.run_id
+
+    def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)) for k, v in params.items()]
+        for i in range(0, len(items), PARAM_BATCH):
+            self.client.log_batch(run_id, params=items[i : i + PARAM_BATCH])
+
+    def log_metrics(self, run_id: str, values: Mapping[str, float], step: int) -> None:
+        """Numeric values at one step (None/NaN-free; non-numbers are skipped)."""
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step) for k, v in values.items()
+                 if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v]
+        if items:
+            self.client.log_batch(run_id, metrics=items)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)[:MAX_TAG_CHARS]) for k, v in tags.items()])
+
+    def log_results(self, run_id: str, results: Iterable[Mapping[str, Any]], step: int) -> None:
+        """Final metrics (MetricResult dicts): value as a metric, backend/exactness as tags."""
+        results = list(results)
+        self.log_metrics(run_id, {r["key"]: r["value"] for r in results if r.get("value") is not None}, step)
+        tags: dict[str, Any] = {}
+        for r in results:
+            tags[MetricTags.backend(r["key"])] = r["backend"]
+            tags[MetricTags.exact(r["key"])] = str(bool(r["exact"])).lower()
+            if r.get("value") is None:
+                tags[MetricTags.missing(r["key"])] = r.get("note") or "missing"
+        tags[TrialTags.METRIC_BACKENDS] = ",".join(sorted({r["backend"] for r in results}))
+        self.set_tags(run_id, tags)
+
+    def log_artifacts(self, run_id: str, folder: Path, path: str | None = None) -> None:
+        self.client.log_artifacts(run_id, str(folder), artifact_path=path)
+
+    def finish(self, run_id: str, error: str | None = None) -> None:
+        """FINISHED, or FAILED with the error as a tag."""
+        if error is not None:
+            self.set_tags(run_id, {RunTags.ERROR: error})
+        self.client.set_terminated(run_id, status="FAILED" if error is not None else "FINISHED")
+
+    def child_runs(self, parent_id: str) -> list:
+        """Every child run of a parent (for tests, reports and resume checks)."""
+        return self.client.search_runs([self.experiment_id], filter_string=parent_filter(parent_id), max_results=1000)
