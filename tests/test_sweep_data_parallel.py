@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from harness.config_load import load
-from harness.runtime.resources import tune_resources, worker_resources, workers_per_trial
+from harness.runtime.resources import tune_resources, worker_resources
 from harness.train.batches import TrainingBatches
 from harness.train.checkpoint import latest_checkpoint, load_checkpoint
 from tests.conftest import EXPERIMENTS
@@ -34,7 +34,7 @@ def test_rank_zero_draws_the_single_process_batch_and_other_ranks_their_own(tmp_
 ])
 def test_workers_and_trial_resources(tmp_path: Path, overrides: list[str], workers: int, resources: dict) -> None:
     cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path}", *overrides])
-    assert workers_per_trial(cfg) == workers
+    assert cfg.sweep.trial_workers() == workers
     assert tune_resources(cfg) == resources
     per_worker = worker_resources(cfg)  # the workers and the trial's driver share cpus_per_trial
     assert workers == 1 or per_worker["CPU"] * workers + resources["cpu"] == pytest.approx(cfg.sweep.cpus_per_trial)

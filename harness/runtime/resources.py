@@ -14,22 +14,17 @@ from harness.errors import HarnessError
 DRIVER_CPU = 0.01  # the Tune trial's own share of sweep.cpus_per_trial while Ray Train's workers run
 
 
-def workers_per_trial(cfg: ExperimentConfig) -> int:
-    """sweep.workers_per_trial, or one worker per whole GPU of sweep.gpus_per_trial."""
-    return cfg.sweep.trial_workers()
-
-
 def tune_resources(cfg: ExperimentConfig) -> dict[str, float]:
     """What the Tune trial itself reserves: everything for one worker; a small share of a CPU
     when Ray Train's workers reserve the trial's CPUs and GPUs themselves."""
-    if workers_per_trial(cfg) == 1:
+    if cfg.sweep.trial_workers() == 1:
         return {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial}
     return {"cpu": DRIVER_CPU, "gpu": 0.0}
 
 
 def worker_resources(cfg: ExperimentConfig) -> dict[str, float]:
     """Each Ray Train worker's share: the trial's GPUs and the rest of its CPUs, split evenly."""
-    workers = workers_per_trial(cfg)
+    workers = cfg.sweep.trial_workers()
     cpus = max(cfg.sweep.cpus_per_trial - DRIVER_CPU, DRIVER_CPU)
     return {"CPU": cpus / workers, "GPU": cfg.sweep.gpus_per_trial / workers}
 

@@ -13,7 +13,7 @@ def restored_tuner(folder: Path, trainable: Any, resume_errored: bool) -> Any | 
     """The Tuner saved under folder/tune, or None when there is none to restore.
 
     A run interrupted before any trial started leaves state that Tuner.restore cannot read
-    (it raises IndexError): that state is removed and the run starts over.
+    (it raises IndexError; docs/stack.md, "Ray 2.60"): that state is removed and the run starts over.
     """
     from ray import tune
 

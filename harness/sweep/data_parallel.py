@@ -1,7 +1,7 @@
 """A trial on several workers (issue: "a trial that needs several GPUs runs data-parallel
 through Ray Train inside the trial").
 
-The Tune trial starts a Ray Train `TorchTrainer` with `workers_per_trial(cfg)` workers; each
+The Tune trial starts a Ray Train `TorchTrainer` with `cfg.sweep.trial_workers()` workers; each
 runs the same `train()` (DDP, harness/train/distributed.py) on the trial's stable folder, so a
 retried trial resumes from the trainer's newest checkpoint exactly as a one-worker trial does.
 Rank 0 then samples and evaluates, and writes the outcome to the folder; the Tune trial reads
@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.config import ExperimentConfig
 from harness.runtime.reporters import WorkerReporter
-from harness.runtime.resources import worker_resources, workers_per_trial
+from harness.runtime.resources import worker_resources
 
 OUTCOME_FILE = "outcome.json"
 
@@ -45,14 +45,14 @@ def _worker_loop(config: dict[str, Any]) -> None:
 
 
 def run_trial_data_parallel(cfg: ExperimentConfig, folder: Path, key: str, attempt: int):
-    """Train on workers_per_trial(cfg) Ray Train workers, then return rank 0's TrialOutcome."""
+    """Train on cfg.sweep.trial_workers() Ray Train workers, then return rank 0's TrialOutcome."""
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
     from ray.tune.integration.ray_train import TuneReportCallback
 
     from harness.trial_pipeline import TrialOutcome
 
-    workers, per_worker = workers_per_trial(cfg), worker_resources(cfg)
+    workers, per_worker = cfg.sweep.trial_workers(), worker_resources(cfg)
     (folder / OUTCOME_FILE).unlink(missing_ok=True)
     trainer = TorchTrainer(
         _worker_loop,

@@ -24,7 +24,6 @@ from harness.runtime.tuner import restored_tuner, run_config
 from harness.runs.schema import trial_key
 
 
-
 @dataclass
 class TrialSummary:
     key: str

@@ -13,7 +13,6 @@ from typing import Any
 from harness.config import ExperimentConfig
 from harness.config_load import apply_diff, load_dict
 from harness.runtime.reporters import StepReporter
-from harness.runtime.resources import workers_per_trial
 from harness.runtime.trial_io import final_checkpoint, final_metrics, next_attempt
 from harness.runs.schema import trial_key
 
@@ -46,7 +45,7 @@ def sweep_trainable(config: dict[str, Any], base: dict[str, Any], sweep_dir: str
     cfg = trial_config(base, variant, seed)
     key, folder = trial_key(variant, seed), trial_dir(Path(sweep_dir), variant, seed)
     attempt = next_attempt(folder)
-    if workers_per_trial(cfg) > 1:  # data-parallel on Ray Train workers (harness/sweep/data_parallel.py)
+    if cfg.sweep.trial_workers() > 1:  # data-parallel on Ray Train workers (harness/sweep/data_parallel.py)
         outcome = run_trial_data_parallel(cfg, folder, key, attempt)
     else:
         torch.set_num_threads(max(1, int(cfg.sweep.cpus_per_trial)))
