@@ -83,7 +83,8 @@ def check_names(cfg: Any) -> None:
             raise CheckFailed(loc, f"{value!r}: {rule}")
     bad = [v for v in cfg.sweep.variants if unsafe_name(v)]
     if bad:
-        raise CheckFailed(("sweep", "variants"), f"names may use letters, digits, '_', '.', '-' only; got {bad}")
+        # the first bad name's own key path, so the line names the file that set it
+        raise CheckFailed(("sweep", "variants", bad[0]), f"names may use letters, digits, '_', '.', '-' only; got {bad}")
 
 
 def check_seeds(cfg: Any) -> None:
