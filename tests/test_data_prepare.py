@@ -123,3 +123,26 @@ def test_cli_prepare_user_mistakes_and_only_rejects(run_cli, tmp_path: Path) -> 
     assert "0 clip(s) written" in res.stdout and "4 rejected" in res.stdout
     assert len(json.loads((tmp_path / "out" / "rejects.json").read_text())) == 4
     assert read_index(tmp_path / "out")["clips"] == []
+
+
+def test_a_failed_clip_write_leaves_no_partial_folder(tmp_path: Path) -> None:
+    from harness.data.clip_format import write_clip
+
+    frames = np.zeros((2, 8, 8, 3), np.uint8)
+    meta = {"fps": 24, "kind": "semibody", "source": "x", "split": "train", "sample_rate": 0}  # no wav at 0 Hz
+    with pytest.raises(Exception):
+        write_clip(tmp_path, "c0", frames, np.zeros(100, np.float32), np.zeros((2, 133, 3)), np.zeros((2, 4, 4)), meta)
+    leftovers = [p.name for p in tmp_path.rglob("*")]
+    assert not any("partial" in name or name == "c0" for name in leftovers), leftovers
+
+
+@pytest.mark.slow
+def test_cli_prepare_refuses_impossible_rates_before_any_work(run_cli, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _bad_videos(src)
+    for args, expected in ((["--fps", "0"], "--fps must be between 1 and 240, got 0"),
+                           (["--sample-rate", "0"], "--sample-rate must be between 8000 and 192000 Hz, got 0"),
+                           (["--test-fraction", "2"], "--test-fraction must be in [0, 1), got 2")):
+        res = run_cli("data", "prepare", src, "--out", tmp_path / "out", "--workers", "-1", *args)
+        assert res.returncode == 2 and res.stderr.strip() == f"error: {expected}", res.stderr
+    assert not (tmp_path / "out").exists()  # nothing written

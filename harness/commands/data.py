@@ -16,6 +16,16 @@ app = typer.Typer(help="Build clip datasets: the synthetic semi-body set, or cli
 _DATA, _SYNTH = DataConfig.model_fields, SynthConfig.model_fields  # the schema holds the defaults
 
 
+def check_media_ranges(fps: int, sample_rate: int, test_fraction: float) -> None:
+    """One line, exit 2, for a frame rate, sample rate or test share no clip can be made with."""
+    if not 1 <= fps <= 240:
+        raise HarnessError(f"--fps must be between 1 and 240, got {fps}")
+    if not 8000 <= sample_rate <= 192000:
+        raise HarnessError(f"--sample-rate must be between 8000 and 192000 Hz, got {sample_rate}")
+    if not 0.0 <= test_fraction < 1.0:
+        raise HarnessError(f"--test-fraction must be in [0, 1), got {test_fraction:g}")
+
+
 @app.command("synth")
 def synth(
     out: Path = typer.Option(..., "--out", help="Dataset folder to write (clips/ + index.json)."),
@@ -35,8 +45,10 @@ def synth(
     """
     from harness.data.synth import generate_dataset
 
-    if not 0.0 <= test_fraction < 1.0:
-        raise HarnessError(f"--test-fraction must be in [0, 1), got {test_fraction}")
+    check_media_ranges(fps, sample_rate, test_fraction)
+    if clips < 1 or portrait_clips < 0 or seconds <= 0:
+        raise HarnessError(f"--clips must be at least 1, --portrait-clips at least 0 and --seconds positive, "
+                           f"got {clips}, {portrait_clips}, {seconds:g}")
     start = time.perf_counter()
     generate_dataset(out, clips, portrait_clips, size, seconds, fps, sample_rate, seed, test_fraction,
                      progress=not as_json)
@@ -73,6 +85,9 @@ def prepare(
         raise HarnessError(f"--split must be auto, train or test, got {split!r}")
     if size < 16:
         raise HarnessError(f"--size must be at least 16, got {size}")
+    check_media_ranges(fps, sample_rate, test_fraction)
+    if workers < -1:
+        raise HarnessError(f"--workers must be -1 (no Ray), 0 (all cores) or a CPU count, got {workers}")
     report = prepare_dir(src, out, size, fps, sample_rate, split, test_fraction, address, workers, progress=not as_json)
     summary = {"out": str(out), "done": len(report["done"]), "skipped": len(report["skipped"]),
                "rejected": [{"source": r["source"], "reason": r["reason"]} for r in report["rejected"]],

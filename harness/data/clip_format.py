@@ -68,20 +68,24 @@ def write_clip(
     tmp = final.with_name(f".{clip_id}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    if fmt == "png":
-        (tmp / "frames").mkdir()
-        for i, image in enumerate(frames):
-            cv2.imwrite(str(tmp / "frames" / f"{i:06d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    else:
-        write_video(tmp / "video.mp4", frames, meta["fps"])
-    write_wav(tmp / "audio.wav", audio, int(meta["sample_rate"]))
-    np.save(tmp / "keypoints.npy", keypoints.astype(np.float32))
-    np.save(tmp / "boxes.npy", boxes.astype(np.float32))
-    full_meta = {"valid_box": [0.0, 0.0, 1.0, 1.0], **meta, "size": [int(height), int(width)],
-                 "n_frames": int(n), "frames_format": fmt, "format": FORMAT_VERSION}
-    (tmp / "meta.json").write_text(json.dumps(full_meta, indent=1, sort_keys=True) + "\n")
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    try:
+        if fmt == "png":
+            (tmp / "frames").mkdir()
+            for i, image in enumerate(frames):
+                cv2.imwrite(str(tmp / "frames" / f"{i:06d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        else:
+            write_video(tmp / "video.mp4", frames, meta["fps"])
+        write_wav(tmp / "audio.wav", audio, int(meta["sample_rate"]))
+        np.save(tmp / "keypoints.npy", keypoints.astype(np.float32))
+        np.save(tmp / "boxes.npy", boxes.astype(np.float32))
+        full_meta = {"valid_box": [0.0, 0.0, 1.0, 1.0], **meta, "size": [int(height), int(width)],
+                     "n_frames": int(n), "frames_format": fmt, "format": FORMAT_VERSION}
+        (tmp / "meta.json").write_text(json.dumps(full_meta, indent=1, sort_keys=True) + "\n")
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    except BaseException:  # any failure, Ctrl-C included: no half-written folder is left behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return final
 
 
