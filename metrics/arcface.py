@@ -66,7 +66,7 @@ class ArcFaceEmbedder:
         wf = weight_files or {}
         rec = W.resolve("arcface", wf.get("arcface"), weights_dir)
         det = W.resolve("arcface_det", wf.get("arcface_det"), weights_dir)
-        self.det, self.rec = onnx_session(det.path), onnx_session(rec.path)
+        self.det, self.rec = onnx_session(det), onnx_session(rec)
         self.sha256 = rec.sha256
 
     def detect(self, image: np.ndarray) -> np.ndarray | None:

@@ -21,12 +21,18 @@ from metrics import weights as W
 from metrics.hand_pose import HandKeypoints
 
 
-def onnx_session(path):
-    """An onnxruntime session on the GPU when onnxruntime offers CUDA, else on the CPU."""
+def onnx_session(weight: W.Resolved):
+    """An onnxruntime session on the GPU when onnxruntime offers CUDA, else on the CPU.
+
+    The ONNX files have no published hash; a corrupt one fails here, as one line naming it.
+    """
     import onnxruntime as ort
 
     providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
-    return ort.InferenceSession(str(path), providers=providers)
+    try:
+        return ort.InferenceSession(str(weight.path), providers=providers)
+    except Exception as exc:  # noqa: BLE001  onnxruntime raises its own untyped errors for a bad file
+        raise W.unloadable(weight, exc) from None
 
 
 DET_SIZE, POSE_W, POSE_H, SPLIT = 640, 288, 384, 2.0
@@ -102,7 +108,7 @@ class DwposeHands:
         wf = weight_files or {}
         pose = W.resolve("dwpose", wf.get("dwpose"), weights_dir)
         det = W.resolve("dwpose_det", wf.get("dwpose_det"), weights_dir)
-        self.det, self.pose = onnx_session(det.path), onnx_session(pose.path)
+        self.det, self.pose = onnx_session(det), onnx_session(pose)
         self.sha256 = pose.sha256
         self.threshold = present_threshold
         self.parameters = {"detector_sha256": det.sha256, "present_threshold": present_threshold,

@@ -21,18 +21,22 @@ callers can load clips lazily); each metric keeps only running statistics.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from harness.errors import HarnessError
+from harness.vocabulary import CLIP_FPS, METRIC_NAMES, RESULT_KEYS, RESULT_ORDER
 from metrics.result import MetricResult
 from metrics.sample import ClipTruth, Metric, Sample
 
 Backend = Literal["reference", "offline", "synthetic"]
-METRIC_NAMES = ("fid", "fvd", "ssim", "psnr", "sync", "hkc", "csim")
-RESULT_ORDER = ("fid", "fvd", "ssim", "psnr", "sync_c", "sync_d", "hkc", "hkv", "csim")
+
+# pred/gt frame counts may differ by this much (resampling and audio-length rounding); more is refused
+FRAME_GAP_FRAMES = 2
+FRAME_GAP_SHARE = 0.02
 
 
 @dataclass
@@ -97,7 +101,7 @@ def _build(name: str, backend: Backend, device: str, s: EvalSettings, wanted: se
         except WeightError as exc:  # no offline SyncNet weights exist: report, don't fail the run
             if backend == "reference":
                 raise
-            return Unavailable(("sync_c", "sync_d"), "syncnet-python/unavailable", str(exc))
+            return Unavailable(RESULT_KEYS["sync"], "syncnet-python/unavailable", str(exc))
     if name == "hkc":
         from metrics.hands import HandMetric
 
@@ -137,17 +141,40 @@ def build_metrics(wanted: Iterable[str], backend: Backend = "offline", device: s
     return [_build(n, backend, device, s, set(wanted)) for n in names]
 
 
+def frame_gap(sample: Sample) -> int:
+    """How many frames pred and gt differ by; HarnessError beyond the tolerance.
+
+    A gap of a frame or two comes from resampling to a common fps and rounding the audio
+    length, and the metrics score the shorter clip; anything larger means the clips do not
+    belong together (a wrong pairing or a truncated file), and scoring them would mislead.
+    """
+    if sample.gt is None:
+        return 0
+    gap = abs(len(sample.pred) - len(sample.gt))
+    allowed = max(FRAME_GAP_FRAMES, int(FRAME_GAP_SHARE * max(len(sample.pred), len(sample.gt))))
+    if gap > allowed:
+        raise HarnessError(f"clip {sample.clip_id}: {len(sample.pred)} predicted frames against {len(sample.gt)} "
+                           f"ground-truth frames (at most {allowed} may differ)")
+    return gap
+
+
 def evaluate_samples(samples: Iterable[Sample], wanted: Iterable[str], backend: Backend = "offline",
                      device: str = "auto", settings: EvalSettings | None = None,
                      on_sample: Callable[[Sample], None] | None = None) -> list[MetricResult]:
     """Feed every Sample to every wanted metric once; results in RESULT_ORDER."""
     metrics = build_metrics(list(wanted), backend, device, settings)
+    gaps: list[int] = []
     for sample in samples:
+        gaps.append(frame_gap(sample))
         for m in metrics:
             m.update(sample)
         if on_sample is not None:
             on_sample(sample)
     results = [r for m in metrics for r in m.results()]
+    if any(gaps):
+        note = (f"{sum(1 for g in gaps if g)} clip(s) scored on the shorter of pred/gt "
+                f"(frame counts differ by up to {max(gaps)})")
+        results = [replace(r, note=f"{r.note}; {note}" if r.note else note) for r in results]
     return sorted(results, key=lambda r: RESULT_ORDER.index(r.key) if r.key in RESULT_ORDER else 99)
 
 
@@ -159,7 +186,7 @@ def evaluate(
     wanted: Iterable[str] = METRIC_NAMES,
     backend: Backend = "offline",
     device: str = "auto",
-    fps: float | Sequence[float] = 25.0,
+    fps: float | Sequence[float] = CLIP_FPS,
     settings: EvalSettings | None = None,
     truth: Sequence[ClipTruth | None] | None = None,
 ) -> list[MetricResult]:

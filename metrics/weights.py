@@ -128,6 +128,14 @@ def missing_message(s: WeightSpec, override_dir: str | Path | None = None) -> st
     )
 
 
+def unloadable(resolved: Resolved, exc: BaseException) -> WeightError:
+    """One line for a weight file that was found (and matched what the manifest records) but does not load."""
+    s, where = resolved.spec, weights_dir() or cache_dir()
+    return WeightError(
+        f"weight file {resolved.path} ({s.name}, {expected_hash(s)}) does not load ({exc.__class__.__name__}): "
+        f"put a good copy at {where / s.file}; get it from {s.offline_source if s.package else s.official_source}")
+
+
 def resolve(name: str, explicit: str | Path | None = None, override_dir: str | Path | None = None) -> Resolved:
     """Locate and verify the weight file ``name``; WeightError when missing or wrong."""
     s = spec(name)

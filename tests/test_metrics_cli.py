@@ -103,3 +103,36 @@ def test_eval_table_labels_stand_ins_and_bad_folder(run_cli, tmp_path: Path) -> 
     orphan = run_cli("eval", "--pred", tmp_path / "pred", "--gt", tmp_path / "weights", "--metrics", "ssim",
                      env=_isolated(tmp_path))
     assert orphan.returncode == 2 and "no clips found" in orphan.stderr
+
+
+def test_eval_refuses_a_missing_gpu_and_a_corrupt_onnx_file_in_one_line(run_cli, tmp_path: Path) -> None:
+    for side in ("pred", "gt"):
+        (tmp_path / side).mkdir()
+        write_video(tmp_path / side / "a.mp4", _clips(0, 1)[0], 25)
+    env = _isolated(tmp_path)
+    gpu = run_cli("eval", "--pred", tmp_path / "pred", "--gt", tmp_path / "gt", "--metrics", "ssim", "--device", "cuda:7", env=env)
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    assert gpu.returncode == 2 and gpu.stderr.strip() == f"error: --device cuda:7: this machine has {count} CUDA device(s)"
+    for name in ("dw-ll_ucoco_384.onnx", "yolox_l.onnx"):  # found (no published hash), but not ONNX
+        (tmp_path / "weights" / name).write_bytes(b"\x00truncated download")
+    bad = run_cli("eval", "--pred", tmp_path / "pred", "--gt", tmp_path / "gt", "--metrics", "hkc", "--backend", "reference", env=env)
+    line = bad.stderr.strip()
+    assert bad.returncode == 2 and "\n" not in line and "Traceback" not in line, bad.stderr
+    assert line.startswith(f"error: weight file {tmp_path / 'weights'}/") and "does not load" in line
+    assert "put a good copy at" in line
+
+
+def test_frame_count_gaps_are_noted_within_tolerance_and_refused_beyond(tmp_path: Path) -> None:
+    from harness.errors import HarnessError
+    from metrics.evaluate import evaluate
+
+    clip = _clips(3, 1)[0]  # 6 frames
+    ok = {r.key: r for r in evaluate([clip[:5]], [clip], wanted=["ssim"], device="cpu")}
+    assert ok["ssim"].n == 5 and "1 clip(s) scored on the shorter of pred/gt (frame counts differ by up to 1)" in ok["ssim"].note
+    same = {r.key: r for r in evaluate([clip], [clip], wanted=["ssim"], device="cpu")}
+    assert "shorter" not in same["ssim"].note
+    long_gt = np.concatenate([clip] * 3)  # 18 frames against 6: not the same clip
+    with pytest.raises(HarnessError, match="clip 0: 6 predicted frames against 18 ground-truth frames"):
+        evaluate([clip], [long_gt], wanted=["ssim"], device="cpu")

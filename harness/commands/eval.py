@@ -8,13 +8,12 @@ from pathlib import Path
 import typer
 
 from harness.errors import HarnessError
+from harness.vocabulary import METRIC_NAMES
 
-ALL = "fid,fvd,ssim,psnr,sync,hkc,csim"
+ALL = ",".join(METRIC_NAMES)
 
 
 def _parse_metrics(text: str) -> list[str]:
-    from metrics.evaluate import METRIC_NAMES
-
     names = [m.strip() for m in text.split(",") if m.strip()]
     unknown = [m for m in names if m not in METRIC_NAMES]
     if unknown or not names:
@@ -40,7 +39,7 @@ def _print_table(results: list, pairs: int) -> None:
 def eval_command(
     pred: Path = typer.Option(..., "--pred", help="Predicted clips: folder of *.mp4/*.avi, or of clip folders."),
     gt: Path = typer.Option(None, "--gt", help="Ground-truth clips (dataset root, clip folders or videos)."),
-    metrics: str = typer.Option(ALL, "--metrics", help="Comma-separated: fid,fvd,ssim,psnr,sync,hkc,csim."),
+    metrics: str = typer.Option(ALL, "--metrics", help=f"Comma-separated: {ALL}."),
     backend: str = typer.Option("offline", "--backend",
                                 help="'reference' (official weights), 'offline', or 'synthetic' (synthetic clips as --gt)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1 ..."),
@@ -57,6 +56,7 @@ def eval_command(
     Example: harness eval --pred runs/x/samples --gt runs/data/synthetic --metrics fid,ssim,psnr
     """
     from metrics.clips import load_samples, pair_clips
+    from metrics.device import pick_device
     from metrics.evaluate import EvalSettings, evaluate_samples
 
     wanted = _parse_metrics(metrics)
@@ -65,6 +65,7 @@ def eval_command(
     for flag, (value, allowed) in choices.items():
         if value not in allowed:
             raise HarnessError(f"{flag}: {value!r} is not one of {', '.join(allowed)}")
+    pick_device(device)  # a missing GPU is one line now, not a CUDA traceback later
     pairs = pair_clips(pred, gt)[: limit or None]
     if gt is None and any(m in wanted for m in ("fid", "fvd", "ssim", "psnr")):
         raise HarnessError(f"--gt is needed for {', '.join(m for m in wanted if m in ('fid', 'fvd', 'ssim', 'psnr'))}")
