@@ -199,3 +199,17 @@ def test_readme_is_the_map_with_every_command() -> None:
         assert section in readme, section
     assert "make demo" in readme and "make test" in readme
     assert len(readme.splitlines()) < 400
+
+
+def test_repository_paths_named_in_docs_exist() -> None:
+    """A file or folder of the repository named in docs/ or the README (in backticks) exists, so the docs follow
+    moves and renames; generated report folders (reports/<experiment>/) are not in the repository."""
+    named = re.compile(r"`((?:harness|metrics|reports|bench|tests|experiments|docs)/[\w./-]+)`")
+    missing = []
+    for doc in [*sorted((REPO / "docs").glob("*.md")), REPO / "README.md"]:
+        for match in named.finditer(doc.read_text()):
+            path = match.group(1).rstrip("/")
+            generated = path.startswith("reports/") and not path.endswith(".py") and path.count("/") == 1
+            if not generated and not (REPO / path).exists():
+                missing.append(f"{doc.name}: {path}")
+    assert not missing, "\n".join(missing)
