@@ -10,6 +10,8 @@ import typer
 
 from harness.config_model import DataConfig, SynthConfig
 from harness.errors import HarnessError
+from harness.writable import require_writable
+from harness.vocabulary import PREPARE_TEST_FRACTION, SYNTH_TEST_FRACTION
 
 app = typer.Typer(help="Build clip datasets: the synthetic semi-body set, or clips from real videos.", no_args_is_help=True)
 
@@ -36,7 +38,7 @@ def synth(
     seconds: float = typer.Option(_SYNTH["seconds"].default, "--seconds", help="Length of each clip."),
     fps: int = typer.Option(_DATA["fps"].default, "--fps"),
     sample_rate: int = typer.Option(_DATA["sample_rate"].default, "--sample-rate"),
-    test_fraction: float = typer.Option(0.25, "--test-fraction", help="Share of semi-body clips in the test split."),
+    test_fraction: float = typer.Option(SYNTH_TEST_FRACTION, "--test-fraction", help="Share of semi-body clips in the test split."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Generate the synthetic semi-body dataset (procedural figures, speech-like audio, exact keypoints).
@@ -49,6 +51,7 @@ def synth(
     if clips < 1 or portrait_clips < 0 or seconds <= 0:
         raise HarnessError(f"--clips must be at least 1, --portrait-clips at least 0 and --seconds positive, "
                            f"got {clips}, {portrait_clips}, {seconds:g}")
+    require_writable(out, "--out")
     start = time.perf_counter()
     generate_dataset(out, clips, portrait_clips, size, seconds, fps, sample_rate, seed, test_fraction,
                      progress=not as_json)
@@ -67,7 +70,7 @@ def prepare(
     fps: int = typer.Option(_DATA["fps"].default, "--fps"),
     sample_rate: int = typer.Option(_DATA["sample_rate"].default, "--sample-rate"),
     split: str = typer.Option("auto", "--split", help="train, test, or auto (by a hash of the clip id)."),
-    test_fraction: float = typer.Option(0.1, "--test-fraction", help="Share of clips in test for --split auto."),
+    test_fraction: float = typer.Option(PREPARE_TEST_FRACTION, "--test-fraction", help="Share of clips in test for --split auto."),
     address: str = typer.Option(None, "--address", help="Ray cluster address to join (default: a local Ray)."),
     workers: int = typer.Option(0, "--workers", help="Local Ray CPUs (0 = all cores; -1 = no Ray, this process)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),

@@ -11,6 +11,7 @@ import typer
 
 from harness.commands.config import OVERRIDES_HELP
 from harness.config_load import load
+from harness.writable import require_writable
 
 if TYPE_CHECKING:
     from reports.build import StudyReportFiles
@@ -54,7 +55,7 @@ def report_command(
 
     wanted = parse_formats(formats)
     cfg = load(experiment, overrides or [])
-    folder = out if out is not None else Path("reports") / experiment_name(cfg)
+    folder = require_writable(out if out is not None else Path("reports") / experiment_name(cfg), "--out")
     store = open_store(cfg)
     if report_kind(store, sweep, study) == "study":
         explicit_paper = paper_csv is not None and paper_csv != NO_PAPER_CSV

@@ -15,6 +15,7 @@ import typer
 from harness.commands.config import OVERRIDES_HELP
 from harness.config_load import load
 from harness.errors import HarnessError
+from harness.writable import require_writable
 
 
 def sweep_command(
@@ -31,6 +32,7 @@ def sweep_command(
     from harness.sweep.driver import run_sweep
 
     cfg = load(experiment, overrides or [])
+    require_writable(Path(cfg.paths.runs), "paths.runs")  # runs, checkpoints and the sqlite MLflow store
     with contextlib.redirect_stdout(sys.stderr if as_json else sys.stdout):  # Tune's tables stay off the JSON
         summary = run_sweep(cfg, address=address, resume=resume, verbose=0 if as_json else 1)
     if as_json:

@@ -10,6 +10,7 @@ import typer
 from harness.commands.config import OVERRIDES_HELP
 from harness.config import ExperimentConfig
 from harness.config_load import load
+from harness.writable import require_writable
 
 
 def run_dir_for(cfg: ExperimentConfig) -> Path:
@@ -32,7 +33,8 @@ def train_command(
     from harness.train.trainer import train  # torch/diffusers import only when training
 
     cfg = load(experiment, overrides or [])
-    result = train(cfg, run_dir or run_dir_for(cfg))
+    run_dir = require_writable(run_dir or run_dir_for(cfg), "--run-dir" if run_dir else "paths.runs")
+    result = train(cfg, run_dir)
     summary = {"run_dir": str(result.run_dir), "checkpoint": str(result.checkpoint), "steps": result.steps, "final": result.final}
     typer.echo(json.dumps(summary, indent=2) if as_json else f"trained {result.steps} steps; checkpoint {result.checkpoint}")
 

@@ -13,6 +13,7 @@ import typer
 
 from harness.commands.config import OVERRIDES_HELP
 from harness.config_load import load
+from harness.writable import require_writable
 
 if TYPE_CHECKING:
     from harness.tune.driver import TuneSummary
@@ -44,6 +45,7 @@ def tune_command(
     from harness.tune.driver import run_tune
 
     cfg = load(experiment, overrides or [])
+    require_writable(Path(cfg.paths.runs), "paths.runs")  # trials, the Optuna storage and the MLflow store
     with contextlib.redirect_stdout(sys.stderr if as_json else sys.stdout):  # Tune's tables stay off the JSON
         summary = run_tune(cfg, address=address, resume=resume, verbose=0 if as_json else 1)
     if as_json:

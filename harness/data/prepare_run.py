@@ -17,6 +17,8 @@ from harness.data.clip_format import index_entry, read_meta, write_index
 from harness.data.prepare import list_videos, prepare_video
 from harness.data.progress import make_progress
 from harness.errors import HarnessError
+from harness.writable import require_writable
+from harness.vocabulary import PREPARE_TEST_FRACTION
 
 
 def _init_ray(address: str | None, workers: int) -> str | None:
@@ -91,13 +93,13 @@ def rebuild_index(out: Path) -> list[dict[str, Any]]:
 
 
 def prepare_dir(src: Path, out: Path, size: int, fps: int, sample_rate: int, split: str = "auto",
-                test_fraction: float = 0.1, address: str | None = None, workers: int = 0,
+                test_fraction: float = PREPARE_TEST_FRACTION, address: str | None = None, workers: int = 0,
                 progress: bool = True) -> dict[str, Any]:
     """Prepare every video under src into out. workers: local Ray CPUs (0 = all cores);
     address: a Ray cluster to join instead. Returns {done, skipped, rejected, clips}."""
     src, out = Path(src), Path(out)
     videos = list_videos(src)
-    out.mkdir(parents=True, exist_ok=True)
+    require_writable(out, "--out")  # before any worker starts
     jobs = [{"video": str(v), "src": str(src), "out": str(out), "size": size, "fps": fps,
              "sample_rate": sample_rate, "split": split, "test_fraction": test_fraction} for v in videos]
     n_cpus = workers or os.cpu_count() or 1
