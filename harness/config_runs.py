@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, NonNegativeInt, model_validator
 
 from harness.config_section import Section
+from harness.vocabulary import RESULT_ORDER
 
 
 # --------------------------------------------------------------------------- sweep / tune
@@ -63,7 +64,7 @@ class SearchParam(Section):
 class Objective(Section):
     """One objective of the study: a metric result key (e.g. fid, ssim, sync_c) and its direction."""
 
-    metric: str = Field(description="a result key of eval.metrics: fid fvd ssim psnr sync_c sync_d hkc hkv csim")
+    metric: str = Field(description=f"a result key of eval.metrics: {' '.join(RESULT_ORDER)}")
     direction: Literal["minimize", "maximize"]
 
 

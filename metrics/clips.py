@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import HarnessError
+from harness.vocabulary import CLIP_FPS
 from metrics.sample import ClipTruth, Sample
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv")
@@ -44,7 +45,7 @@ class ClipSource:
             return frames, self.fps or fps
         from harness.data.clip_format import read_frames
 
-        return read_frames(self.frames_dir.parent), self.fps or 25.0
+        return read_frames(self.frames_dir.parent), self.fps or CLIP_FPS
 
     def load_audio(self) -> np.ndarray | None:
         """float32 (S,) 16 kHz mono, or None when the clip has no audio."""

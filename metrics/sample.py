@@ -7,6 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
+from harness.vocabulary import CLIP_FPS
 from metrics.result import MetricResult
 
 
@@ -43,7 +44,7 @@ class Sample:
     gt: np.ndarray | None = None
     reference: np.ndarray | None = None
     audio: np.ndarray | None = None
-    fps: float = 25.0
+    fps: float = CLIP_FPS
     clip_id: str = ""
     truth: ClipTruth | None = None
 

@@ -1,17 +1,16 @@
 """Names for people: metric display names, directions and precision; variant labels (paper rows).
 
 Directions follow the paper's tables (docs/paper_numbers.md; the paper's tables): FID, FVD and Sync-D are
-lower-is-better, every other metric higher-is-better. The metric keys are the ones
-``metrics.evaluate`` returns (``RESULT_ORDER``); an unknown key still gets a row, shown with
+lower-is-better, every other metric higher-is-better (harness/vocabulary.py, DIRECTIONS). The metric keys
+are the ones ``metrics.evaluate`` returns (harness/vocabulary.py, RESULT_ORDER); an unknown key still gets a row, shown with
 its key, no arrow, and 4 decimals.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-Direction = Literal["lower", "higher"]
+from harness.vocabulary import DIRECTIONS, RESULT_ORDER, Direction
 
 
 @dataclass(frozen=True)
@@ -37,15 +36,10 @@ class MetricInfo:
 
 
 METRICS: dict[str, MetricInfo] = {m.key: m for m in (
-    MetricInfo("fid", "FID", "lower", 2),
-    MetricInfo("fvd", "FVD", "lower", 1),
-    MetricInfo("ssim", "SSIM", "higher", 3),
-    MetricInfo("psnr", "PSNR", "higher", 2),
-    MetricInfo("sync_c", "Sync-C", "higher", 3),
-    MetricInfo("sync_d", "Sync-D", "lower", 3),
-    MetricInfo("hkc", "HKC", "higher", 3),
-    MetricInfo("hkv", "HKV", "higher", 2),
-    MetricInfo("csim", "CSIM", "higher", 3),
+    MetricInfo(key, name, DIRECTIONS[key], decimals) for key, name, decimals in (
+        ("fid", "FID", 2), ("fvd", "FVD", 1), ("ssim", "SSIM", 3), ("psnr", "PSNR", 2), ("sync_c", "Sync-C", 3),
+        ("sync_d", "Sync-D", 3), ("hkc", "HKC", 3), ("hkv", "HKV", 2), ("csim", "CSIM", 3),
+    )
 )}
 
 # Column names of docs/paper_numbers.csv -> our metric keys (E-FID has no counterpart here).
@@ -76,8 +70,6 @@ def metric_info(key: str) -> MetricInfo:
 
 def metric_order(keys: set[str] | list[str]) -> list[str]:
     """Keys in the order of metrics.evaluate's results, unknown keys after them alphabetically."""
-    from metrics.evaluate import RESULT_ORDER
-
     known = [k for k in RESULT_ORDER if k in keys]
     return known + sorted(k for k in keys if k not in RESULT_ORDER)
 

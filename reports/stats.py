@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reports.labels import Direction, metric_info
+from harness.vocabulary import Direction
+from reports.labels import metric_info
 from reports.query import NOT_RUN
 
 ALPHA = 0.05

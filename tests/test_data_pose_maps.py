@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from harness.data import layout
-from harness.data.pose_maps import PARTS, draw_pose_map, draw_pose_maps, region_mask
+from harness.data.pose_maps import draw_pose_map, draw_pose_maps, region_mask
+from harness.vocabulary import POSE_PARTS
 
 SIZE = 64
 # Each part lives in its own quadrant: (x0, y0) of a 0.5 x 0.5 square, points kept well inside.
@@ -37,7 +38,7 @@ def _quadrant_mask(part: str) -> np.ndarray:
 @pytest.mark.parametrize("n_parts", [0, 1, 2, 3, 4])
 def test_each_part_toggle_draws_exactly_that_part(n_parts: int) -> None:
     kp = _quadrant_keypoints()
-    for parts in itertools.combinations(PARTS, n_parts):
+    for parts in itertools.combinations(POSE_PARTS, n_parts):
         drawn = draw_pose_map(kp, parts, SIZE).max(0) > 0  # (H, W)
         allowed = np.zeros((SIZE, SIZE), bool)
         for part in parts:

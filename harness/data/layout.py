@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.vocabulary import REGIONS
+
 N_KEYPOINTS = 133
 BODY = np.arange(0, 17)
 FEET = np.arange(17, 23)
@@ -24,7 +26,6 @@ LEFT_HAND = np.arange(91, 112)
 RIGHT_HAND = np.arange(112, 133)
 HANDS = np.concatenate([LEFT_HAND, RIGHT_HAND])
 
-REGIONS: tuple[str, ...] = ("lips", "face", "head", "body")
 REGION_INDEX = {name: i for i, name in enumerate(REGIONS)}
 
 # COCO body indices by name.

@@ -26,9 +26,8 @@ import cv2
 import numpy as np
 
 from harness.data import layout
+from harness.vocabulary import MASK_REGIONS, POSE_PARTS
 
-PARTS = ("lips", "face", "body", "hands")
-MASK_REGIONS = ("lips", "face", "head", "full")
 CONF_THRESHOLD = 0.3
 HAND_MAPS = ("release", "harness")
 RELEASE_CANVAS = 800  # release: draw_pose_select_v2(ref_w=800) as infer.py calls it
@@ -40,9 +39,9 @@ _HAND_COLORS = [tuple(int(round(255 * c)) for c in rgb) for rgb in _HAND_HSV]
 
 def _check_parts(parts: Iterable[str]) -> frozenset[str]:
     chosen = frozenset(parts)
-    unknown = chosen - set(PARTS)
+    unknown = chosen - set(POSE_PARTS)
     if unknown:
-        raise ValueError(f"unknown pose parts {sorted(unknown)}; choose from {PARTS}")
+        raise ValueError(f"unknown pose parts {sorted(unknown)}; choose from {POSE_PARTS}")
     return chosen
 
 

@@ -23,6 +23,7 @@ from harness.data.crop import apply_crop, crop_box, crop_keypoints, is_semibody
 from harness.data.regions import boxes_from_keypoints
 from harness.errors import HarnessError
 from harness.media import read_audio, read_video
+from harness.vocabulary import PREPARE_TEST_FRACTION
 
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp"}
 MIN_FACE_RATIO = 0.5  # below this share of frames with a face, the video has "no person"
@@ -89,7 +90,7 @@ def _detect(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def prepare_video(video: str | Path, src: str | Path, out: str | Path, size: int, fps: float, sample_rate: int,
-                  split: str = "auto", test_fraction: float = 0.1) -> dict[str, Any]:
+                  split: str = "auto", test_fraction: float = PREPARE_TEST_FRACTION) -> dict[str, Any]:
     """Turn one video into a clip of out; returns {source, clip_id, status: done|skipped|rejected, ...}."""
     video, out = Path(video), Path(out)
     cid = clip_id_for(video, Path(src))

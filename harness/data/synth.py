@@ -26,6 +26,7 @@ from harness.data.synth_audio import frame_envelope, synth_speech
 from harness.data.synth_figure import figure_keypoints, sample_identity, sample_motion
 from harness.data.synth_render import Camera, image_keypoints, render_frame
 from harness.errors import HarnessError
+from harness.vocabulary import SYNTH_TEST_FRACTION
 
 GENERATOR = "synthetic-v1"
 PORTRAIT_ZOOM = 2.4
@@ -73,7 +74,7 @@ def generate_dataset(
     fps: int,
     sample_rate: int,
     seed: int,
-    test_fraction: float = 0.25,
+    test_fraction: float = SYNTH_TEST_FRACTION,
     progress: bool = True,
 ) -> Path:
     """Write a synthetic clip dataset (clips/ + index.json) into out; returns out."""
@@ -142,7 +143,7 @@ def ensure_dataset(cfg: ExperimentConfig) -> Path:
         return root
     s = cfg.data.synthetic
     params = synth_params(s.clips, s.portrait_clips, cfg.data.size, s.seconds, cfg.data.fps, cfg.data.sample_rate,
-                          s.seed, 0.25)
+                          s.seed, SYNTH_TEST_FRACTION)
     if _recorded_params(root) == params:
         return root
     root.parent.mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,9 @@ from harness.data.pose_maps import draw_pose_maps, region_mask
 from harness.train.apdh import ActivePhase
 from harness.train.controls import controlled_audio, controlled_pose_parts
 from harness.train.hpa import place_portrait
+from harness.vocabulary import REGIONS
 
-LIPS = 0  # row of the lips box in boxes (F, 4, 4): ("lips", "face", "head", "body")
+LIPS = REGIONS.index("lips")  # row of the lips box in boxes (F, 4, 4), REGIONS order
 
 
 @dataclass

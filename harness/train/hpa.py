@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from harness.config_model import HpaConfig
+from harness.vocabulary import REGIONS
 
 # Placement [inferred]: the shrunk portrait is centred horizontally and its top edge sits at
 # this fraction of the canvas height. In our semi-body crops (docs/method.md, "Data": span from
@@ -34,8 +35,7 @@ PORTRAIT_TOP_FRACTION = 0.04
 PAD_VALUE = -1.0
 
 # Region order of the per-frame boxes (the data format's order): lips, face, head, body.
-REGION_ORDER = ("lips", "face", "head", "body")
-HEAD_BOX_INDEX = REGION_ORDER.index("head")
+HEAD_BOX_INDEX = REGIONS.index("head")
 
 # Batch item kind that marks a portrait (headshot) clip.
 PORTRAIT_KIND = "portrait"
@@ -68,7 +68,7 @@ class PlacedPortrait:
     frames: (B, F, 3, H, W) in [-1, 1], padding = PAD_VALUE.
     reference: (B, 3, H, W), placed the same way.
     keypoints: (B, F, 133, 3) normalised x, y mapped into the canvas; confidences unchanged.
-    boxes: (B, F, 4, 4) normalised xyxy per region (REGION_ORDER), mapped into the canvas.
+    boxes: (B, F, 4, 4) normalised xyxy per region (REGIONS), mapped into the canvas.
     valid_mask: (B, 1, H, W) float, 1 inside the pasted portrait, 0 in the padding.
     head_box: (B, F, 4) mapped "head" box = the audio-attention mask region of the sample.
     placement: the pixel geometry used.
@@ -148,7 +148,7 @@ def place_portrait(
     """Shrink portrait clips by ``scale`` and paste them into the semi-body canvas (HPA).
 
     frames (B, F, 3, H, W) in [-1, 1]; reference (B, 3, H, W); keypoints (B, F, 133, 3)
-    normalised [x, y, conf]; boxes (B, F, 4, 4) normalised xyxy in REGION_ORDER. Downscaling
+    normalised [x, y, conf]; boxes (B, F, 4, 4) normalised xyxy in REGIONS order. Downscaling
     uses antialiased bilinear ``F.interpolate`` (CPU or GPU). Keypoints and boxes follow the
     same affine map as the pixels (points outside the frame are mapped, not clamped). See
     :func:`portrait_placement` for ``align``.

@@ -23,9 +23,9 @@ import torch
 
 from harness.config_training import PhdBands, PhdConfig
 from harness.errors import HarnessError
+from harness.vocabulary import PHD_BANDS
 
-BAND_NAMES = ("pose", "detail", "low")  # index 0 = S1 (noisiest), 1 = S2, 2 = S3
-BAND_POSE, BAND_DETAIL, BAND_LOW = 0, 1, 2
+BAND_POSE, BAND_DETAIL, BAND_LOW = 0, 1, 2  # indices into PHD_BANDS: S1 (noisiest), S2, S3
 
 # Luminance of RGB (ITU-R BT.601 weights); the weights sum to 1 so [-1, 1] maps to [-1, 1].
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -62,7 +62,7 @@ def phd_band_limits(bands: PhdBands, num_train_timesteps: int = 1000) -> tuple[i
 def phd_band_of(t: torch.Tensor, bands: PhdBands, num_train_timesteps: int = 1000) -> torch.Tensor:
     """Band index per timestep (PhD loss bands): LongTensor (B,) of 0 pose, 1 detail, 2 low.
 
-    t: LongTensor (B,) of training timesteps in [0, T). ``BAND_NAMES[i]`` names index i.
+    t: LongTensor (B,) of training timesteps in [0, T). ``PHD_BANDS[i]`` names index i.
     """
     pose_start, low_end = phd_band_limits(bands, num_train_timesteps)
     band = torch.full_like(t, BAND_DETAIL, dtype=torch.long)  # (B,)
@@ -71,8 +71,8 @@ def phd_band_of(t: torch.Tensor, bands: PhdBands, num_train_timesteps: int = 100
 
 
 def phd_band_names(t: torch.Tensor, bands: PhdBands, num_train_timesteps: int = 1000) -> list[str]:
-    """Band names per timestep (for logging): ``[BAND_NAMES[i] for i in phd_band_of(t)]``."""
-    return [BAND_NAMES[i] for i in phd_band_of(t, bands, num_train_timesteps).tolist()]
+    """Band names per timestep (for logging): ``[PHD_BANDS[i] for i in phd_band_of(t)]``."""
+    return [PHD_BANDS[i] for i in phd_band_of(t, bands, num_train_timesteps).tolist()]
 
 
 # --------------------------------------------------------------------------- x0 from v
@@ -297,7 +297,7 @@ def phd_loss(
     width = pred_frames.shape[-1]
     total: torch.Tensor | None = None
     values: dict[str, float] = {}
-    for band, name in enumerate(BAND_NAMES):
+    for band, name in enumerate(PHD_BANDS):
         if not _term_on(cfg, band):
             continue
         chosen = (bands_of_samples == band).nonzero(as_tuple=True)[0]  # (n_k,) row indices
