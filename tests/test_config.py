@@ -104,3 +104,28 @@ def test_apply_diff_is_deep_and_pure():
     base = {"a": {"b": 1, "c": 2}, "d": [1]}
     out = apply_diff(base, {"a": {"b": 5}, "d": [2]})
     assert out == {"a": {"b": 5, "c": 2}, "d": [2]} and base == {"a": {"b": 1, "c": 2}, "d": [1]}
+
+
+def _leaf_keys(tree: dict, prefix: tuple = ()) -> list[tuple]:
+    """Dotted key paths of the values a YAML mapping sets (a sweep variant map counts as one value)."""
+    keys = []
+    for key, value in tree.items():
+        here = prefix + (key,)
+        keys += _leaf_keys(value, here) if isinstance(value, dict) and here != ("sweep", "variants") else [here]
+    return keys
+
+
+def test_paper_ablation_stands_on_base_not_on_the_cpu_smoke_settings():
+    experiments = Path(__file__).resolve().parents[1] / "experiments"
+    paper_raw = yaml.safe_load((experiments / "paper_ablation.yaml").read_text())
+    smoke_raw = yaml.safe_load((experiments / "smoke.yaml").read_text())
+    assert paper_raw["extends"] == "base.yaml"
+    paper, base = load(experiments / "paper_ablation.yaml").to_dict(), load(experiments / "base.yaml").to_dict()
+    own = set(_leaf_keys(paper_raw))
+    inherited = [k for k in _leaf_keys(smoke_raw) if k[0] not in ("extends", "name", "description") and k not in own]
+    assert inherited, "smoke.yaml sets nothing paper_ablation.yaml leaves alone: the test would check nothing"
+    for key in inherited:  # every smoke setting paper_ablation does not set itself has base's value there
+        value_paper, value_base = paper, base
+        for part in key:
+            value_paper, value_base = value_paper[part], value_base[part]
+        assert value_paper == value_base, ".".join(key)

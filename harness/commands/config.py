@@ -39,6 +39,9 @@ def validate(
 ) -> None:
     """Check config files (sweep variants included); exit 2 if any is invalid.
 
+    A file passes only if `harness train`, `sweep` and `tune` would start on it (files on disk
+    and machine resources aside): each refused file is one line naming the file and key path.
+
     Example: harness config validate experiments/*.yaml
     """
     failed = 0
