@@ -34,9 +34,7 @@ SD15_VAE_DIR = "sd-vae-ft-mse"
 
 def build_model(cfg: ExperimentConfig, audio_dim: int) -> tuple[EchoMimicV2, nn.Module]:
     """(network, codec) for cfg.model.preset; audio_dim is the audio feature width D."""
-    preset = PRESETS[cfg.model.preset]
-    if cfg.data.size % (preset.latent_factor * 2 ** (len(preset.block_out_channels) - 1)):
-        raise HarnessError(f"data.size: {cfg.data.size} is not divisible by the {preset.name} preset's total downsampling")
+    preset = PRESETS[cfg.model.preset]  # data.size fits its downsampling: the schema checks it (config_checks.py)
     if cfg.model.init is not None:
         model, codec = _from_init(cfg, preset, audio_dim)
     elif preset.codec == "space_to_depth":
