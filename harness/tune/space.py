@@ -1,7 +1,7 @@
 """The study's search space as data (``tune:`` in the experiment): sampled values -> config diff.
 
 Everything here is pure and deterministic: the same sampled values give the same config.
-Constraints are built into the parametrisation instead of rejected samples (stack.md,
+Constraints are built into the parametrisation instead of rejected samples (docs/stack.md, "Optuna 5.0";
 "Optuna 5.0"; the Optuna FAQ recipe), so every sample is a valid config:
 
 * APDH stage boundaries (``tune.tune_apdh_boundaries``, paper Sec. 3.2): one positive gap per
@@ -23,16 +23,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.config import ApdhConfig, ExperimentConfig
+from harness.config import ExperimentConfig
+from harness.config_model import ApdhConfig
 from harness.config_load import apply_diff, load_dict
-from harness.errors import ConfigError, HarnessError
+from harness.errors import HarnessError
+from harness.runs.schema import TrialParams
+from harness.vocabulary import PHD_BANDS
 
 GAP_LOW = 0.05  # smallest gap: with n phases each phase keeps >= 0.05 / (n - 0.95) of training
 U_LOW, U_HIGH = 1e-3, 0.999  # -log u in [0.001, 6.91]: no band falls below ~7e-5 of denoising
 DECIMALS = 6
 TRIAL_NUMBER = "optuna_trial"  # the Optuna trial number, added to every Tune trial's config
-BANDS = ("pose", "detail", "low")
-NOT_TUNABLE = ("tune.", "sweep.", "tracking.", "paths.", "name", "description")
 
 
 def gap_param(phase: str) -> str:
@@ -56,8 +57,8 @@ def apdh_boundaries(gaps: Sequence[float]) -> list[float]:
 
 def band_fractions(draws: Sequence[float]) -> dict[str, float]:
     """PhD band fractions (pose, detail, low) from three draws u in (0, 1): positive, sum 1."""
-    if len(draws) != len(BANDS) or any(not 0 < u < 1 for u in draws):
-        raise ValueError(f"need {len(BANDS)} draws in (0, 1), got {list(draws)}")
+    if len(draws) != len(PHD_BANDS) or any(not 0 < u < 1 for u in draws):
+        raise ValueError(f"need {len(PHD_BANDS)} draws in (0, 1), got {list(draws)}")
     weights = [-math.log(u) for u in draws]
     total = math.fsum(weights)
     pose, detail = (round(w / total, DECIMALS) for w in weights[:2])
@@ -92,13 +93,13 @@ class SearchSpace:
 
     def names(self) -> list[str]:
         """Optuna parameter names, in sampling order."""
-        return ([gap_param(p) for p in self.phases] + ([band_param(b) for b in BANDS] if self.bands else [])
+        return ([gap_param(p) for p in self.phases] + ([band_param(b) for b in PHD_BANDS] if self.bands else [])
                 + [r.key for r in self.ranges])
 
     def tuned_keys(self) -> list[str]:
         """The config keys a trial changes."""
-        keys = [f"model.apdh.phases.{p}.end" for p in self.phases[:-1]]
-        keys += [f"loss.phd.bands.{b}" for b in BANDS] if self.bands else []
+        keys = [TrialParams.apdh_end(p) for p in self.phases[:-1]]
+        keys += [f"loss.phd.bands.{b}" for b in PHD_BANDS] if self.bands else []
         return keys + [r.key for r in self.ranges]
 
     def suggest(self, trial: Any) -> dict[str, float]:
@@ -107,7 +108,7 @@ class SearchSpace:
         for phase in self.phases:
             values[gap_param(phase)] = trial.suggest_float(gap_param(phase), GAP_LOW, 1.0)
         if self.bands:
-            for band in BANDS:
+            for band in PHD_BANDS:
                 values[band_param(band)] = trial.suggest_float(band_param(band), U_LOW, U_HIGH)
         for r in self.ranges:
             if r.kind == "int":
@@ -131,7 +132,7 @@ class SearchSpace:
                       for phase in base["model"]["apdh"]["phases"]]
             diff["model"] = {"apdh": {"phases": phases}}
         if self.bands:
-            bands = band_fractions([float(params[band_param(b)]) for b in BANDS])
+            bands = band_fractions([float(params[band_param(b)]) for b in PHD_BANDS])
             diff.setdefault("loss", {}).setdefault("phd", {})["bands"] = bands
         for r in self.ranges:
             value = int(params[r.key]) if r.kind == "int" else round(float(params[r.key]), 12)
@@ -156,47 +157,16 @@ def boundary_params(cfg: ExperimentConfig) -> dict[str, str]:
     rows = apdh_schedule_table(ApdhConfig(phases=cfg.model.apdh.phases), cfg.train.steps)
     out: dict[str, str] = {}
     for phase, row in zip(cfg.model.apdh.phases, rows):
-        out[f"model.apdh.phases.{phase.name}.end"] = f"{phase.end:g}"
-        out[f"model.apdh.phases.{phase.name}.end_step"] = str(row["end_step"])
+        out[TrialParams.apdh_end(phase.name)] = f"{phase.end:g}"
+        out[TrialParams.apdh_end_step(phase.name)] = str(row["end_step"])
     return out
 
 
 def check_space(cfg: ExperimentConfig) -> None:
-    """User mistakes in the search space, one line each naming the key path (HarnessError)."""
-    space = SearchSpace.from_config(cfg)
-    if not space.names():
+    """`harness tune` needs something to tune; every other check of the space is the schema's (config_checks.py)."""
+    if not SearchSpace.from_config(cfg).names():
         raise HarnessError("tune: the search space is empty; set tune.tune_apdh_boundaries, "
                            "tune.tune_phd_bands or tune.space")
-    if space.phases and not cfg.model.apdh.enabled:
-        raise HarnessError("tune.tune_apdh_boundaries: model.apdh.enabled is false, so the boundaries change nothing")
-    if space.phases and len(space.phases) < 2:
-        raise HarnessError("tune.tune_apdh_boundaries: model.apdh.phases has one phase; there is no boundary to tune")
-    base = cfg.to_dict()
-    for r in space.ranges:
-        where = f"tune.space.{r.key}"
-        if r.key.startswith(NOT_TUNABLE) or r.key in NOT_TUNABLE:
-            raise HarnessError(f"{where}: not a training setting (tune, sweep, tracking and paths keys cannot be tuned)")
-        if space.bands and r.key.startswith("loss.phd.bands."):
-            raise HarnessError(f"{where}: conflicts with tune.tune_phd_bands (the bands are sampled together)")
-        current = _get(base, r.key)
-        if isinstance(current, int) and not isinstance(current, bool) and r.kind != "int":
-            raise HarnessError(f"{where}: {r.key} is an integer; add kind: int")
-        if r.kind == "int" and math.ceil(r.low) > math.floor(r.high):
-            raise HarnessError(f"{where}: no integer in [{r.low:g}, {r.high:g}]")
-        for end, value in (("low", r.low), ("high", r.high)):
-            value = int(value) if r.kind == "int" else value
-            try:
-                load_dict(apply_diff(base, _set({}, r.key, value)))
-            except ConfigError as exc:
-                reason = str(exc).splitlines()[0].split(": ", 1)[-1]
-                raise HarnessError(f"{where}: {end}={value:g} gives an invalid config ({reason})") from None
-
-
-def _get(tree: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = tree
-    for part in dotted.split("."):
-        node = node[part]
-    return node
 
 
 def _set(tree: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:

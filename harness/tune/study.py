@@ -1,5 +1,6 @@
-"""The Optuna side of a tuning study: storage, the study itself, objectives and their checks.
+"""The Optuna side of a tuning study: storage, the study itself, its objectives as Tune metrics.
 
+The study's name, objectives and search space are checked by the schema (harness/config_checks.py).
 The study lives in a real Optuna RDB storage: by default ``sqlite:///<study folder>/optuna.db``
 (only the driver writes to it: the searcher runs in the driver), on clusters any SQLAlchemy URL
 in ``tune.storage`` (e.g. PostgreSQL). The study records the config hash that made it, so a
@@ -8,19 +9,13 @@ resumed study is always continued with the config it was started with.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from harness.config import ExperimentConfig
 from harness.errors import HarnessError
+from harness.runs.schema import Curves
 
-# config metric name -> the result keys it produces (metrics.evaluate.RESULT_ORDER)
-RESULT_KEYS: dict[str, tuple[str, ...]] = {
-    "fid": ("fid",), "fvd": ("fvd",), "ssim": ("ssim",), "psnr": ("psnr",),
-    "sync": ("sync_c", "sync_d"), "hkc": ("hkc", "hkv"), "csim": ("csim",),
-}
-STUDY_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # it names folders, files and runs
 CONNECT_TIMEOUT_S = 10  # an unreachable database server fails in seconds, not minutes
 
 
@@ -31,7 +26,7 @@ def study_name(cfg: ExperimentConfig) -> str:
 
 def metric_key(metric: str) -> str:
     """The Tune result key an objective is read from (every evaluation reports it)."""
-    return f"eval/{metric}"
+    return f"{Curves.EVAL_PREFIX}{metric}"  # also the MLflow curve the tune callback logs
 
 
 def tune_metrics(cfg: ExperimentConfig) -> tuple[list[str], list[str]]:
@@ -39,27 +34,6 @@ def tune_metrics(cfg: ExperimentConfig) -> tuple[list[str], list[str]]:
     keys = [metric_key(o.metric) for o in cfg.tune.objectives]
     modes = ["min" if o.direction == "minimize" else "max" for o in cfg.tune.objectives]
     return keys, modes
-
-
-def check_objectives(cfg: ExperimentConfig) -> None:
-    """Each objective must be a result key that eval.metrics computes (one line, naming the key)."""
-    computed = [key for name in cfg.eval.metrics for key in RESULT_KEYS[name]]
-    seen: set[str] = set()
-    for i, objective in enumerate(cfg.tune.objectives):
-        where = f"tune.objectives[{i}].metric"
-        if objective.metric not in computed:
-            raise HarnessError(f"{where}: {objective.metric!r} is not computed: eval.metrics "
-                               f"[{', '.join(cfg.eval.metrics)}] gives [{', '.join(computed)}]")
-        if objective.metric in seen:
-            raise HarnessError(f"{where}: {objective.metric!r} is already an objective")
-        seen.add(objective.metric)
-
-
-def check_name(cfg: ExperimentConfig) -> None:
-    """The study name becomes folder, file and run names: a plain word."""
-    name = study_name(cfg)
-    if not STUDY_NAME.fullmatch(name):
-        raise HarnessError(f"tune.study_name: {name!r}: use letters, digits, '_', '.', '-' only")
 
 
 def storage_url(cfg: ExperimentConfig, folder: Path) -> str:
