@@ -20,7 +20,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from reports.labels import Direction, metric_info, variant_label
+from harness.runs.schema import Curves
+from harness.vocabulary import Direction
+from reports.labels import metric_info, variant_label
 from reports.schedule import Schedule
 from reports.stats import pareto_front, seed_values
 
@@ -81,7 +83,7 @@ def loss_curves(history: pd.DataFrame, baseline: str, path: Path, order: list[st
         if (curve["max"] > curve["min"]).any():
             ax.fill_between(curve.index, curve["min"], curve["max"], color=colour, alpha=0.15, linewidth=0)
     ax.set_xlabel("training step")
-    ax.set_ylabel("train/loss")
+    ax.set_ylabel(Curves.LOSS)
     ax.set_title("Training loss per variant (mean over seeds, band = min..max)", fontsize=10)
     if len(history):
         ax.legend(fontsize=7, ncols=2)

@@ -91,11 +91,17 @@ def final_result(results: list[dict], step: int) -> dict[str, Any]:
     return {"step": step, "trial_done": True, "results_json": json.dumps(results), "start_step": 0}
 
 
-def fail(callback: Any, trial: StandInTrial, folder: Path, error: str) -> None:
-    """A trial that raised: Tune writes error.txt and calls on_trial_error."""
+def raised(trial: StandInTrial, folder: Path, error: str) -> None:
+    """A trial that raised: Tune writes its error.txt."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "error.txt").write_text(f"Traceback (most recent call last):\n  ...\n{error}\n")
-    trial.error_file, trial.status = str(folder / "error.txt"), "ERROR"
+    trial.error_file = str(folder / "error.txt")
+
+
+def fail(callback: Any, trial: StandInTrial, folder: Path, error: str) -> None:
+    """A trial that raised with no retries left: its error.txt, then on_trial_error."""
+    raised(trial, folder, error)
+    trial.status = "ERROR"
     callback.on_trial_error(0, [], trial)
 
 
@@ -107,8 +113,25 @@ def complete(callback: Any, trial: StandInTrial, results: list[dict], step: int)
     callback.on_trial_complete(0, [], trial)
 
 
-def write_sweep(cfg, sweep_id: str, name: str, trials: list[tuple[str, int]], folder: Path) -> None:
-    """The golden sweep through the real sweep callback (harness/sweep/callback.py), as `harness sweep` drives it."""
+def trial_outputs(folder: Path) -> StandInCheckpoint:
+    """A trial's final report folder (config, metrics, a sample, a still, trial.json) as its final checkpoint."""
+    from harness.runs.schema import Artifacts
+
+    (folder / Artifacts.SAMPLES).mkdir(parents=True, exist_ok=True)
+    (folder / Artifacts.FRAMES).mkdir(exist_ok=True)
+    (folder / Artifacts.CONFIG).write_text("name: stand-in\n")
+    (folder / Artifacts.METRICS).write_text("[]\n")
+    (folder / Artifacts.SAMPLES / "clip0.mp4").write_bytes(b"not a video")
+    (folder / Artifacts.FRAMES / "clip0_0000.png").write_bytes(b"not a png")
+    (folder / Artifacts.TRIAL).write_text(json.dumps({"step": 4, "checkpoint": "none"}) + "\n")
+    return StandInCheckpoint(folder)
+
+
+def write_sweep(cfg, sweep_id: str, name: str, trials: list[tuple[str, int]], folder: Path,
+                artifacts: bool = False) -> None:
+    """A sweep through the real sweep callback (harness/sweep/callback.py), as `harness sweep` drives it:
+    trials of VALUES finish with their results, the others fail after one retry; artifacts: the finished
+    trials' final checkpoints carry a report folder (the run's artifacts)."""
     from harness.sweep.callback import MlflowSweepCallback
 
     callback = MlflowSweepCallback(cfg.to_dict(), sweep_id, name, DATASET_HASH)
@@ -123,13 +146,17 @@ def write_sweep(cfg, sweep_id: str, name: str, trials: list[tuple[str, int]], fo
                                                          "train/loss": loss(variant, seed, step)})
             done.append(trial)
             if (variant, seed) not in VALUES:
-                fail(callback, trial, folder / f"{variant}-s{seed}", ERROR)
+                raised(trial, folder / f"{variant}-s{seed}", f"RuntimeError: attempt 1 of {variant}-s{seed}")
+                callback.on_trial_recover(0, [], trial)  # Tune retries it (sweep.max_failures) ...
+                fail(callback, trial, folder / f"{variant}-s{seed}", ERROR)  # ... and it fails again
                 continue
             if (variant, seed) == ("full", 1):  # a retried step: the report keeps the last value logged
                 callback.on_trial_result(0, [], trial, {"step": 3, "train/loss": loss(variant, seed, 3)})
             values = VALUES.get((variant, seed), {})
             results = [result("fid", values["fid"], FID), result("ssim", values["ssim"], SSIM),
                        result("hkc", values["hkc"], HKC, "" if values["hkc"] is not None else NO_HAND)]
+            if artifacts:
+                trial.checkpoint = trial_outputs(folder / f"{variant}-s{seed}-outputs")
             complete(callback, trial, results, 4)
         callback.on_experiment_end(done)
 

@@ -20,6 +20,7 @@ from harness.config_load import load_dict
 from harness.runs.record import diff_param, flatten
 from harness.runs.schema import MAX_PARAM_CHARS, NOTE, Curves, Role, SweepParams, SweepTags, TrialTags, trial_key
 from harness.runs.store import git_commit
+from harness.runtime.trial_io import DONE_KEY, STEP_KEY
 from harness.runs.tracker import Tracker
 
 
@@ -121,12 +122,12 @@ class MlflowSweepCallback(Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         run_id = self.run_for(trial)
-        step = int(result.get("step", 0))
+        step = int(result.get(STEP_KEY, 0))
         curves = {k: v for k, v in result.items() if k.startswith(Curves.TRAIN_PREFIX)}
         self.tracker.log_metrics(run_id, curves, step)
         if "attempt" in result:
             self.tracker.set_tags(run_id, {TrialTags.ATTEMPTS: result["attempt"]})
-        if result.get("trial_done"):
+        if result.get(DONE_KEY):
             self.tracker.log_results(run_id, json.loads(result["results_json"]), step)
             self.tracker.set_tags(run_id, {TrialTags.RESUMED_FROM_STEP: result.get("start_step", 0)})
 

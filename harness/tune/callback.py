@@ -17,7 +17,7 @@ from harness.runs.record import diff_param, tuned_param
 from harness.runs.schema import (MAX_PARAM_CHARS, Curves, Outcome, Role, StudyParams, StudyTags, TrialTags,
                                  study_trial_key)
 from harness.runs.store import git_commit
-from harness.runtime.trial_io import DONE_KEY
+from harness.runtime.trial_io import DONE_KEY, STEP_KEY
 from harness.sweep.callback import MlflowSweepCallback
 from harness.tune.space import TRIAL_NUMBER, SearchSpace, boundary_params, params_of
 
@@ -68,7 +68,7 @@ class MlflowTuneCallback(MlflowSweepCallback):
         super().on_trial_result(iteration, trials, trial, result, **info)
         curves = {k: v for k, v in result.items() if k.startswith(Curves.EVAL_PREFIX)}
         if curves:
-            self.tracker.log_metrics(self.run_for(trial), curves, int(result.get("step", 0)))
+            self.tracker.log_metrics(self.run_for(trial), curves, int(result.get(STEP_KEY, 0)))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         last = trial.last_result or {}
@@ -79,7 +79,7 @@ class MlflowTuneCallback(MlflowSweepCallback):
         # stopped by the scheduler: no final outputs; its eval/* curves show where and why
         run_id = self.run_for(trial)
         self.tracker.set_tags(run_id, {TrialTags.OUTCOME: Outcome.STOPPED_EARLY,
-                                       TrialTags.STOPPED_AT_STEP: last.get("step", 0)})
+                                       TrialTags.STOPPED_AT_STEP: last.get(STEP_KEY, 0)})
         self.tracker.finish(run_id)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

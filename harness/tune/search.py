@@ -25,6 +25,7 @@ from typing import Any
 
 from ray.tune.search.optuna import OptunaSearch
 
+from harness.runs.schema import Curves
 from harness.runtime.trial_io import DONE_KEY, STEP_KEY
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ def outcome(result: dict | None, error: bool, metrics: list[str]) -> tuple[str, 
     values = [result.get(m) for m in metrics]
     missing = [m for m, v in zip(metrics, values) if v is None or not math.isfinite(float(v))]
     if missing:
-        return "FAIL", None, f"objective(s) not measured: {', '.join(m.removeprefix('eval/') for m in missing)}"
+        names = ", ".join(m.removeprefix(Curves.EVAL_PREFIX) for m in missing)
+        return "FAIL", None, f"objective(s) not measured: {names}"
     return "COMPLETE", [float(v) for v in values], "complete"
 
 

@@ -16,6 +16,7 @@ from torch import nn
 
 from harness.errors import HarnessError
 from harness.model.weights_file import read_weights_file
+from harness.runs.schema import InitTags
 
 INIT_FORMAT = "harness.echomimicv2-release/1"  # the `format` of an imported release's checkpoint
 
@@ -56,13 +57,13 @@ def init_tags(init: Path | None) -> dict[str, str]:
     """MLflow tags of a run that starts from `init`: its path and every recorded input's sha256."""
     if init is None:
         return {}
-    tags = {"init": str(init)}
+    tags = {InitTags.INIT: str(init)}
     try:
         provenance = read_checkpoint(Path(init)).get("provenance") or {}
     except HarnessError as exc:
-        return {**tags, "init_error": str(exc)}  # the trial itself will fail with this line
+        return {**tags, InitTags.ERROR: str(exc)}  # the trial itself will fail with this line
     for name, digest in (provenance.get("sha256") or {}).items():
-        tags[f"init_sha256.{name}"] = digest
+        tags[f"{InitTags.SHA256_PREFIX}{name}"] = digest
     if provenance.get("source"):
-        tags["init_source"] = provenance["source"]
+        tags[InitTags.SOURCE] = provenance["source"]
     return tags
