@@ -53,6 +53,7 @@ def run_checks(cfg: Any) -> None:
     check_seeds(cfg)
     check_trial_gpus(cfg)
     check_size_fits_preset(cfg)
+    check_windows_fit_synthetic_clips(cfg)
     check_low_term_kind(cfg)
     check_space_keys(cfg)
 
@@ -114,6 +115,17 @@ def check_size_fits_preset(cfg: Any) -> None:
     if cfg.data.size % factor:
         raise CheckFailed(("data", "size"), f"{cfg.data.size} is not divisible by the {preset.name} preset's "
                           f"total downsampling ({factor})")
+
+
+def check_windows_fit_synthetic_clips(cfg: Any) -> None:
+    """A training window fits in a synthetic clip (harness/data/synth.py: round(seconds x fps) frames, at least 1)."""
+    if cfg.data.source != "synthetic" or cfg.train.steps == 0:
+        return  # prepared clips are on disk (the dataset reader says which are too short); no training, no windows
+    synth = cfg.data.synthetic
+    clip_frames = max(1, int(round(synth.seconds * cfg.data.fps)))
+    if cfg.data.frames > clip_frames:
+        raise CheckFailed(("data", "frames"), f"{cfg.data.frames} frames per window, but a synthetic clip has "
+                          f"{clip_frames} (data.synthetic.seconds={synth.seconds:g} x data.fps={cfg.data.fps})")
 
 
 def check_low_term_kind(cfg: Any) -> None:

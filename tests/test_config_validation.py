@@ -102,6 +102,8 @@ CASES = [
          "Input should be greater than or equal to 0"),
     Case("size_vs_preset", "smoke", {"data": {"size": 36}}, "train", "data.size",
          "36 is not divisible by the tiny preset's total downsampling (8)"),
+    Case("window_longer_than_clip", "smoke", {"data": {"frames": 30, "synthetic": {"seconds": 1.0}}}, "train",
+         "data.frames", "30 frames per window, but a synthetic clip has 24 (data.synthetic.seconds=1 x data.fps=24)"),
     Case("lpips", "smoke", {"loss": {"phd": {"low": {"kind": "lpips"}}}}, "train", "loss.phd.low.kind",
          "lpips needs LPIPS weights on disk, which the harness does not support yet; use ssim_l1"),
 ]
