@@ -230,7 +230,8 @@ def provenance(store: Store, sweep: Sweep) -> Provenance:
         generated_utc=now, report_git_commit=git_commit(), sweep_git_commit=tags.get(SweepTags.GIT_COMMIT, "unknown"),
         tracking_uri=store.uri, experiment=store.experiment, experiment_id=store.experiment_id,
         sweep_name=sweep.name, sweep_id=sweep.sweep_id, parent_run_id=sweep.run_id, query=sweep.filter_string,
-        dataset_hash=tags.get(SweepTags.DATASET_HASH, "unknown"), config_hash=tags.get(SweepTags.CONFIG_HASH, "unknown"),
+        dataset_hash=tags.get(SweepTags.DATASET_HASH, "unknown"),
+        config_hash=tags.get(SweepTags.CONFIG_HASH, "unknown"),
         child_run_ids=[r for r in sweep.trials["run_id"] if r],
     )
 
@@ -244,7 +245,8 @@ def study_provenance(store: Store, study: Study) -> Provenance:
         tracking_uri=store.uri, experiment=store.experiment, experiment_id=store.experiment_id,
         sweep_name=study.name, sweep_id=tags.get(StudyTags.SWEEP_ID, ""), parent_run_id=study.run_id,
         query=study.filter_string, dataset_hash=tags.get(StudyTags.DATASET_HASH, "unknown"),
-        config_hash=tags.get(StudyTags.CONFIG_HASH, "unknown"), child_run_ids=list(study.trials["run_id"]), kind="study",
+        config_hash=tags.get(StudyTags.CONFIG_HASH, "unknown"), child_run_ids=list(study.trials["run_id"]),
+        kind="study",
     )
 
 

@@ -22,8 +22,8 @@ import pandas as pd
 
 from harness.config import ExperimentConfig
 from harness.errors import HarnessError
-from harness.runs.schema import (ROLE, Curves, MetricTags, Role, StudyTags, SweepTags, TrialParams, TrialTags, parent_filter,
-                                 role_filter, split_trial_key, trial_key)
+from harness.runs.schema import (ROLE, Curves, MetricTags, Role, StudyTags, SweepTags, TrialParams, TrialTags,
+                                 parent_filter, role_filter, split_trial_key, trial_key)
 from harness.runs.store import REMOTE_SCHEMES, SQLITE_PREFIX, check_server, experiment_name, tracking_uri
 
 SWEEP_FILTER = role_filter(Role.SWEEP)
@@ -137,8 +137,8 @@ def load_sweep(store: Store, selector: str | None = None) -> Sweep:
     seeds = [int(s) for s in _split(tags.get(SweepTags.SEEDS))]
     frame = _with_grid(list(rows.values()), _split(tags.get(SweepTags.VARIANTS)), seeds)
     name = tags.get(SweepTags.SWEEP_NAME) or parent.info.run_name or pid
-    return Sweep(pid, name, tags.get(SweepTags.SWEEP_ID, ""), parent.info.status, int(parent.info.start_time or 0), tags,
-                 query, frame, params)
+    return Sweep(pid, name, tags.get(SweepTags.SWEEP_ID, ""), parent.info.status, int(parent.info.start_time or 0),
+                 tags, query, frame, params)
 
 
 def trial_row(run: Any) -> dict[str, Any]:
@@ -216,7 +216,7 @@ def metric_history(store: Store, trials: pd.DataFrame, key: str = Curves.LOSS) -
 
 
 def study_objectives(study: Any, fallback: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """[(metric, "lower"|"higher")] from the study run's objectives tag ("fid:minimize,sync_c:maximize"), else fallback."""
+    """[(metric, "lower"|"higher")] from the study run's objectives tag ("fid:minimize,ssim:maximize"), else fallback."""
     found = []
     for item in _split(study.data.tags.get(StudyTags.OBJECTIVES)):
         metric, _, direction = item.partition(":")
@@ -299,7 +299,8 @@ def read_study(store: Store, fallback: list[tuple[str, str]], selector: str | No
     rows, params = [], {}
     for index, run in enumerate(search_all(store, query, order_by=["attributes.start_time ASC"])):
         tags = run.data.tags
-        row = {"number": int(tags.get(TrialTags.TRIAL_NUMBER, index)), "state": tags.get(TrialTags.OUTCOME, run.info.status),
+        row = {"number": int(tags.get(TrialTags.TRIAL_NUMBER, index)),
+               "state": tags.get(TrialTags.OUTCOME, run.info.status),
                "run_id": run.info.run_id, "trial_key": tags.get(TrialTags.TRIAL_KEY, run.info.run_name or ""),
                "status": run.info.status, **{k: tags.get(k, "") for k in VERDICT_TAGS}}
         for metric, _ in objectives:

@@ -275,7 +275,8 @@ def leftover_literals(files: list[Path]) -> list[str]:
     filters. Artifact names are also the trial folder's file names (harness/runtime/trial_io.py
     copies them under the schema's names), so they are not strict."""
     names = schema_names()
-    strict = {v for v, where in names.items() if ("." in v.strip(".") or "/" in v) and not where.startswith("Artifacts.")}
+    strict = {v for v, where in names.items()
+              if ("." in v.strip(".") or "/" in v) and not where.startswith("Artifacts.")}
     found = []
     for path in files:
         tree = ast.parse(path.read_text(encoding="utf-8"))

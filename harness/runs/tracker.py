@@ -47,7 +47,8 @@ class Tracker:
                 self.client.set_experiment_tag(experiment_id, EXPERIMENT_KIND, EXPERIMENT_KIND_RUNS)
             return experiment_id
         except Exception as exc:  # noqa: BLE001  unreachable server, bad URI: one clear line
-            raise HarnessError(f"MLflow at {self.uri}: cannot open experiment {name!r} ({exc.__class__.__name__}: {exc})") from None
+            raise HarnessError(f"MLflow at {self.uri}: cannot open experiment {name!r} "
+                               f"({exc.__class__.__name__}: {exc})") from None
 
     def _find(self, filter_string: str) -> str | None:
         runs = self.client.search_runs([self.experiment_id], filter_string=filter_string, max_results=1,

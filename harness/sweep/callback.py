@@ -107,7 +107,8 @@ class MlflowSweepCallback(Callback):
     def trial_tags(self, trial: Any, cfg: ExperimentConfig) -> dict[str, str]:
         """Tags of a new child run (the tracker adds trial_key, seed, config hash and switch tags)."""
         variant = trial.config["variant"]
-        return {TrialTags.VARIANT: variant, TrialTags.GIT_COMMIT: git_commit(), TrialTags.DATASET_HASH: self.dataset_hash,
+        return {TrialTags.VARIANT: variant, TrialTags.GIT_COMMIT: git_commit(),
+                TrialTags.DATASET_HASH: self.dataset_hash,
                 TrialTags.SWEEP_NAME: self.sweep_name, TrialTags.BASELINE: str(variant == cfg.sweep.baseline).lower(),
                 NOTE: f"`{variant}` (seed {cfg.train.seed}): {variant_change(cfg.sweep.variants[variant])}"}
 
