@@ -31,6 +31,8 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")  # names that become folders, files, 
 NOT_TUNABLE = ("tune.", "sweep.", "tracking.", "paths.", "name", "description")
 
 Loc = tuple[str | int, ...]
+# Every check takes the ExperimentConfig as ``cfg: Any``: harness/config.py imports this module, so naming
+# the class here (even for type checkers only) would be an import cycle.
 
 
 class CheckFailed(Exception):
