@@ -19,6 +19,9 @@ from harness.config import ExperimentConfig
 from harness.errors import HarnessError
 
 FRAMES_PER_SAMPLE = 4  # PNG stills kept of the first test clip
+# Ground-truth FID features under paths.runs: every trial of a sweep evaluates the same test
+# clips, so they are computed once (metrics/feature_cache.py; the numbers do not change).
+FEATURE_CACHE = Path("cache") / "fid_features"
 
 
 @dataclass
@@ -129,7 +132,7 @@ def _evaluate(cfg: ExperimentConfig, generated: dict[str, Any], root: Path) -> l
     Each clip's ground truth (keypoints, boxes, source) goes along: the synthetic backend
     measures at it, and refuses clips whose source is not the synthetic generator."""
     from harness.data.clip_format import clip_dir
-    from metrics.evaluate import evaluate
+    from metrics.evaluate import EvalSettings, evaluate
     from metrics.synthetic.truth import load_truth
     from harness.train.trainer import resolve_device
 
@@ -137,5 +140,6 @@ def _evaluate(cfg: ExperimentConfig, generated: dict[str, Any], root: Path) -> l
     truth = [load_truth(clip_dir(root, cid)) for cid in generated]
     results = evaluate([g.frames for g in gens], [g.target for g in gens], references=None,
                        audio=[g.audio for g in gens], wanted=cfg.eval.metrics, backend=cfg.eval.backend,
-                       device=str(resolve_device(cfg)), fps=[g.fps for g in gens], truth=truth)
+                       device=str(resolve_device(cfg)), fps=[g.fps for g in gens], truth=truth,
+                       settings=EvalSettings(feature_cache_dir=Path(cfg.paths.runs) / FEATURE_CACHE))
     return [r.to_dict() for r in results]

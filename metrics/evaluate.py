@@ -56,6 +56,7 @@ class EvalSettings:
     weights_dir: Path | None = None  # overrides $HARNESS_WEIGHTS
     weight_files: dict[str, Path] = field(default_factory=dict)  # manifest name -> explicit path
     workers: int | None = None  # CPU threads for per-frame metrics
+    feature_cache_dir: Path | None = None  # ground-truth FID features kept here between runs (same numbers)
 
 
 class Unavailable:
@@ -83,7 +84,10 @@ def _build(name: str, backend: Backend, device: str, s: EvalSettings, wanted: se
         from metrics.fid import FidMetric
 
         key = "fid_inception" if backend == "reference" else "fid_helper_inception"
-        return FidMetric(backend, device, s.batch_size, s.fid_frame_stride, wf.get(key), wd)
+        from metrics.feature_cache import FeatureCache
+
+        cache = None if s.feature_cache_dir is None else FeatureCache(s.feature_cache_dir)
+        return FidMetric(backend, device, s.batch_size, s.fid_frame_stride, wf.get(key), wd, feature_cache=cache)
     if name == "fvd":
         from metrics.fvd import FvdMetric
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from metrics.device import exact_numerics, pick_device
+from metrics.feature_cache import FeatureCache
 from metrics.inception import FEATURE_DIM, FidInception, load_fid_inception
 from metrics.result import MetricResult
 from metrics.sample import Sample
@@ -49,18 +50,26 @@ class FidMetric:
         weights_file: Path | None = None,
         weights_dir: Path | None = None,
         model: tuple[FidInception, str] | None = None,
+        feature_cache: FeatureCache | None = None,
     ) -> None:
         if model is None:
             net, res = load_fid_inception(backend, weights_file, weights_dir)
             model = (net, res.sha256)
         self.model, self.sha256 = model
         self.backend, self.device, self.batch_size, self.stride = backend, device, batch_size, frame_stride
+        self.cache = feature_cache  # ground-truth features shared by a sweep's trials (metrics/feature_cache.py)
         self.pred = GaussianStats(FEATURE_DIM)
         self.gt = GaussianStats(FEATURE_DIM)
 
     def add(self, frames: np.ndarray, side: str) -> None:
         """Add uint8 (N, H, W, 3) frames to side "pred" or "gt"."""
-        feats = inception_features(self.model, frames[:: self.stride], self.batch_size, self.device)
+        images = frames[:: self.stride]
+        if side == "gt" and self.cache is not None:  # the same test clips in every trial: computed once
+            feats = self.cache.features(images, {"metric": "fid", "weights_sha256": self.sha256,
+                                                "device": str(pick_device(self.device))},
+                                        lambda x: inception_features(self.model, x, self.batch_size, self.device))
+        else:
+            feats = inception_features(self.model, images, self.batch_size, self.device)
         (self.pred if side == "pred" else self.gt).update(feats)
 
     def update(self, sample: Sample) -> None:
