@@ -19,16 +19,30 @@ from tests.conftest import EXPERIMENTS
 
 VALIDITY = EXPERIMENTS / "validity.yaml"
 DESIGNED = {"ctrl_no_audio": "sync_c", "ctrl_no_hand_pose": "hkc", "ctrl_no_reference": "csim"}
-SHARED_SECTIONS = ("data", "train", "loss")
+# The only settings in which validity.yaml may differ from smoke.yaml, each for a measured reason
+# (docs/validity.md, "Validity at more identities"):
+VALIDITY_ONLY = {
+    "eval.metrics": "the designed metrics + SSIM; FID/FVD add minutes and measure no control",
+    "eval.test_clips": "the whole test split: a per-seed mean over 12 held-out clips instead of 2",
+    "data.synthetic.clips": "48 clips = 36 train identities (smoke: 9), too many to memorise, and 12 test clips",
+    "data.synthetic.portrait_clips": "no HPA portraits: they took the full model's HKC from 0.113 to 0.016",
+}
+
+
+def _flat(tree: object, prefix: str = "") -> dict[str, object]:
+    """{dotted key: leaf value} of a config dump (lists are leaves)."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    return {k: v for key, sub in tree.items() for k, v in _flat(sub, f"{prefix}.{key}" if prefix else key).items()}
 
 
 def test_validity_runs_the_smoke_settings_with_the_three_controls() -> None:
     smoke, validity = load(EXPERIMENTS / "smoke.yaml"), load(VALIDITY)
-    for section in SHARED_SECTIONS:
-        assert getattr(validity, section) == getattr(smoke, section), section
-    assert validity.model == smoke.model
-    same_clips = {"metrics": smoke.eval.metrics, "test_clips": smoke.eval.test_clips}  # the two that may differ
-    assert validity.eval.model_copy(update=same_clips) == smoke.eval
+    ignored = ("name", "description", "sweep.")  # what the two experiments are, not how they train
+    flat_smoke, flat_validity = (_flat(c.model_dump(mode="json")) for c in (smoke, validity))
+    differing = {k for k in flat_smoke.keys() | flat_validity.keys()
+                 if not k.startswith(ignored) and flat_smoke.get(k) != flat_validity.get(k)}
+    assert differing <= set(VALIDITY_ONLY), sorted(differing - set(VALIDITY_ONLY))
     assert {"sync", "hkc", "csim"} <= set(validity.eval.metrics) and validity.eval.backend == "synthetic"
     assert validity.sweep.baseline == "full" and len(validity.sweep.seeds) == 3
     for variant, diff in validity.sweep.variants.items():
