@@ -12,8 +12,6 @@ Fewer than ~400 clips leave the 400-d covariance rank-deficient: the count is re
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn.functional as F
