@@ -321,3 +321,16 @@ def test_reports_import_no_training_or_tuning_code() -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             offenders += [f"{path.name}: {m}" for m in modules if m.startswith(("harness.train", "harness.tune"))]
     assert offenders == []
+
+
+def test_reports_load_no_training_or_tuning_code_at_all() -> None:
+    """Not even through another module: importing every reports module loads no harness.train/harness.tune."""
+    import subprocess
+    import sys
+
+    code = ("import importlib, pkgutil, sys, reports\n"
+            "for m in pkgutil.iter_modules(reports.__path__): importlib.import_module('reports.' + m.name)\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('harness.train', 'harness.tune'))))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
