@@ -99,6 +99,10 @@ def test_ground_truth_gives_the_best_values(clips) -> None:
     assert gt["hkc"]["value"] > 0.95 and gt["hkc"]["value"] > static["hkc"]["value"] + 0.5
     assert gt["hkv"]["value"] > 1.0
     assert static["hkv"]["value"] is None and static["hkv"]["note"]  # a hand that never moves is never told apart
+    # a missing HKV says how far off a hand was: the frozen hand is part of the plate, so no evidence stands out
+    assert static["hkv"]["parameters"]["strongest_evidence"] < static["hkv"]["parameters"]["found_at_evidence"]
+    assert f"{static['hkv']['parameters']['strongest_evidence']:.3f}" in static["hkv"]["note"]
+    assert gt["hkv"]["parameters"]["strongest_evidence"] > 0.9
     assert gt["csim"]["value"] > 0.98
 
 

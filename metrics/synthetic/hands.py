@@ -136,6 +136,19 @@ def detect_hands(frames: np.ndarray, truth: ClipTruth, colour: np.ndarray, plate
     return HandKeypoints(xy=xy, conf=conf, size=(h, w))
 
 
+def strongest_evidence(frames: np.ndarray, truth: ClipTruth, colour: np.ndarray, plate: np.ndarray,
+                       sigma: float = SIGMA) -> float:
+    """The most hand evidence any hand's search box holds in any of the frames (F, H, W, 3): what the
+    found test (>= MIN_EVIDENCE) saw. Reported with HKV, so a missing HKV says how far off a hand was."""
+    n, h, w = min(len(frames), len(truth.keypoints)), frames.shape[1], frames.shape[2]
+    boxes = [b for b in search_boxes(truth, n, h, w, search_radius(max(h, w))) if b is not None]
+    peak = 0.0
+    for i in range(n):
+        like = skin_fraction(frames[i], colour, plate, sigma)  # (H, W)
+        peak = max([peak] + [float(like[y0:y1, x0:x1].max(initial=0.0)) for x0, y0, x1, y1 in boxes])
+    return peak
+
+
 def _centroid(evidence: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """Centroid (x, y) in pixels (pixel centres at +0.5) of the hand evidence (H, W) inside box, counting
     only evidence above half the box's maximum (so weak, scattered evidence does not pull it towards
@@ -157,6 +170,7 @@ class SyntheticHandMetric:
         self.missing, self.units, self.sigma = missing, units, sigma
         self.conf: list[np.ndarray] = []
         self.hkv: list[float] = []
+        self.peak = 0.0  # strongest hand evidence in any search box (reported with HKV)
         self.frames = self.clips = 0
 
     def update(self, sample: Sample) -> None:
@@ -165,7 +179,9 @@ class SyntheticHandMetric:
         frames, keypoints = sample.pred[:n], truth.keypoints[:n]
         # colour and plate come from the generated clip itself: HKC judges the hands, not the identity
         plate = hand_free_plate(frames, keypoints)
-        k = detect_hands(frames, truth, skin_colour(frames, keypoints), plate, self.sigma)
+        colour = skin_colour(frames, keypoints)
+        k = detect_hands(frames, truth, colour, plate, self.sigma)
+        self.peak = max(self.peak, strongest_evidence(frames, truth, colour, plate, self.sigma))
         self.frames += len(k.xy)
         self.clips += 1
         self.conf.append(hkc_values(k, self.missing))
@@ -184,6 +200,8 @@ class SyntheticHandMetric:
                          note="" if conf.size else "no visible ground-truth hand keypoint"),
             MetricResult(key="hkv", value=float(np.mean(self.hkv)) if self.hkv else None, n=len(self.hkv),
                          unit="clips", backend=BACKEND, weights_sha256=None, exact=False,
-                         parameters={**common, "units": self.units, "position": "hand centroid in a fixed search box"},
-                         note="" if self.hkv else "no hand found in two frames of any clip"),
+                         parameters={**common, "units": self.units, "position": "hand centroid in a fixed search box",
+                                     "found_at_evidence": MIN_EVIDENCE, "strongest_evidence": round(self.peak, 4)},
+                         note="" if self.hkv else (f"no hand found in two frames of any clip (strongest hand evidence "
+                                                   f"{self.peak:.3f}, found needs {MIN_EVIDENCE})")),
         ]
