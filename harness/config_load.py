@@ -71,13 +71,18 @@ def apply_diff(base: dict[str, Any], diff: dict[str, Any]) -> dict[str, Any]:
 
 def parse_override(item: str) -> tuple[tuple[str, ...], Any]:
     """``a.b.c=value`` -> (("a", "b", "c"), yaml-parsed value)."""
+    shown = item.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")  # argv may hold undecodable bytes
+    try:
+        item.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"override '{shown}': not UTF-8 text") from None
     key, sep, text = item.partition("=")
     if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
         raise ConfigError(f"override '{item}': expected KEY.PATH=VALUE, e.g. train.lr=0.5")
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        value = yaml.load(text, Loader=_UniqueKeyLoader) if text.strip() else None  # noqa: S506  a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise ConfigError(f"override '{item}': value is not valid YAML ({exc.problem})") from None
+        raise ConfigError(f"override '{shown}': value is not valid YAML ({_yaml_problem(exc)})") from None
     return tuple(key.strip().split(".")), value
 
 
@@ -95,22 +100,47 @@ def _load_chain(path: Path, origins: Origins, seen: tuple[Path, ...]) -> dict[st
     if base_ref is not None:
         if not isinstance(base_ref, str):
             raise ConfigError(f"{path}: {EXTENDS_KEY}: expected a file name, got {base_ref!r}")
-        merged = _load_chain(path.parent / base_ref, origins, seen + (resolved,))
+        base_path = path.parent / base_ref
+        if not base_path.is_file():
+            raise ConfigError(f"{path}: {EXTENDS_KEY}: {base_ref}: no such config file ({base_path})")
+        merged = _load_chain(base_path, origins, seen + (resolved,))
         merged.pop("name", None)  # the name always comes from the leaf file
         merged.pop("description", None)
     _deep_merge(merged, data, origins, (), str(path))
     return merged
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, except that a key given twice in one mapping is an error, not "last wins"."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line for a YAML error: what and where (ReaderError, e.g. a control byte, has no `problem`)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    return f"{getattr(exc, 'problem', None) or str(exc).splitlines()[0]}{where}"
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a config file (e.g. experiments/smoke.yaml)")
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_bytes().decode("utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506  a SafeLoader subclass
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
