@@ -62,6 +62,13 @@ def validate(raw: dict[str, Any], origins: Origins, default_source: str, study: 
     return cfg
 
 
+def sweep_trial_config(base: dict[str, Any], variant: str, seed: int) -> ExperimentConfig:
+    """The resolved config of one sweep trial: the variant's diff over the base, train.seed = seed."""
+    raw = apply_diff(base, base["sweep"]["variants"][variant])
+    raw.setdefault("train", {})["seed"] = int(seed)
+    return load_dict(raw, source=f"sweep variant {variant!r}")
+
+
 def apply_diff(base: dict[str, Any], diff: dict[str, Any]) -> dict[str, Any]:
     """Deep-merge ``diff`` into a copy of ``base`` (dicts merge, everything else replaces)."""
     out = copy.deepcopy(base)

@@ -129,14 +129,14 @@ def trial_outputs(folder: Path) -> StandInCheckpoint:
 
 def write_sweep(cfg, sweep_id: str, name: str, trials: list[tuple[str, int]], folder: Path,
                 artifacts: bool = False) -> None:
-    """A sweep through the real sweep callback (harness/sweep/callback.py), as `harness sweep` drives it:
+    """A sweep through the real sweep callback (harness/runtime/mlflow_callback.py), as `harness sweep` drives it:
     trials of VALUES finish with their results, the others fail after one retry; artifacts: the finished
     trials' final checkpoints carry a report folder (the run's artifacts)."""
-    from harness.sweep.callback import MlflowSweepCallback
+    from harness.runtime.mlflow_callback import MlflowSweepCallback
 
     callback = MlflowSweepCallback(cfg.to_dict(), sweep_id, name, DATASET_HASH)
     done = []
-    with mock.patch("harness.sweep.callback.git_commit", return_value=SWEEP_COMMIT):
+    with mock.patch("harness.runtime.mlflow_callback.git_commit", return_value=SWEEP_COMMIT):
         callback.parent()
         for variant, seed in trials:
             trial = StandInTrial({"variant": variant, "seed": seed})

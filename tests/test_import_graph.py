@@ -129,17 +129,12 @@ def test_reports_read_no_training_or_tuning_code() -> None:
     assert not bad, "reports import training/tuning code: " + "; ".join(bad)
 
 
-# The one edge left from tune to sweep: the study's MLflow callback extends the sweep's (both are
-# run-record writers, to move together into the run-record layer, harness/runs/).
-TUNE_TO_SWEEP_KNOWN = {("harness.tune.callback", "harness.sweep.callback")}
-
-
 def test_sweep_and_tune_share_the_runtime_not_each_other() -> None:
-    """harness.runtime stands below sweep and tune; tune reaches sweep only through TUNE_TO_SWEEP_KNOWN."""
+    """harness.runtime stands below sweep and tune, and tune imports nothing from sweep."""
     graph = import_graph()
     runtime_up = [f"{m} -> {t}" for m in sorted(graph) if m.startswith("harness.runtime")
                   for t in sorted(graph[m]) if t.startswith(("harness.sweep", "harness.tune", "harness.commands"))]
     assert not runtime_up, "the runtime imports its users: " + "; ".join(runtime_up)
     tune_to_sweep = {(m, t) for m in graph if m.startswith("harness.tune")
                      for t in graph[m] if t.startswith("harness.sweep")}
-    assert tune_to_sweep <= TUNE_TO_SWEEP_KNOWN, f"tune imports sweep: {sorted(tune_to_sweep - TUNE_TO_SWEEP_KNOWN)}"
+    assert not tune_to_sweep, f"tune imports sweep: {sorted(tune_to_sweep)}"

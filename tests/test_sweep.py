@@ -9,7 +9,7 @@ import pytest
 
 from harness.config_load import load
 from harness.sweep.driver import sweep_folder
-from harness.sweep.trial import trial_config
+from harness.config_load import sweep_trial_config
 from tests.conftest import EXPERIMENTS
 
 # 64 px, batch 2: the pre-#13 smoke sizes; at smoke.yaml's 32 px x batch 4 a trial can finish inside the
@@ -51,7 +51,7 @@ def loss_steps(runs: Path, run_id: str) -> list[int]:
 
 def test_trial_config_applies_variant_and_seed(tmp_path: Path) -> None:
     cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path}"])
-    trial = trial_config(cfg.to_dict(), "wo_audio_lips", 3)
+    trial = sweep_trial_config(cfg.to_dict(), "wo_audio_lips", 3)
     assert trial.train.seed == 3 and trial.model.apdh.drop_phases == ["audio_lips"]
     assert trial.data.hpa.enabled and trial.config_hash() != cfg.config_hash()
 

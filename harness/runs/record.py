@@ -61,7 +61,7 @@ def apdh_schedule(cfg: ExperimentConfig) -> dict[str, Any]:
     from harness.train.apdh import apdh_schedule_table, resolved_phases
 
     apdh, steps = cfg.model.apdh, cfg.train.steps
-    if not apdh.enabled:
+    if not apdh.enabled or steps == 0:  # steps 0: evaluation only (release_eval.yaml), no schedule runs
         return {"total_steps": steps, "phases": []}
     phases = []
     # pose parts in the config's order (the table sorts them): the diagram reads lips+face+body+hands

@@ -96,7 +96,7 @@ def run_sweep(cfg: ExperimentConfig, address: str | None = None, resume: bool = 
     verbose: Tune's status output on stdout (0 = none, 1 = status tables).
     """
     from harness.data.synth import ensure_dataset
-    from harness.sweep.callback import MlflowSweepCallback
+    from harness.runtime.mlflow_callback import MlflowSweepCallback
     from harness.runs.store import tracking_uri
     from harness.runs.tracker import Tracker
 

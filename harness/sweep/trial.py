@@ -10,18 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.config import ExperimentConfig
-from harness.config_load import apply_diff, load_dict
+from harness.config_load import sweep_trial_config
 from harness.runtime.reporters import StepReporter
 from harness.runtime.trial_io import final_checkpoint, final_metrics, next_attempt
 from harness.runs.schema import trial_key
-
-
-def trial_config(base: dict[str, Any], variant: str, seed: int) -> ExperimentConfig:
-    """The resolved config of one trial: the variant's diff over the base, train.seed = seed."""
-    raw = apply_diff(base, base["sweep"]["variants"][variant])
-    raw.setdefault("train", {})["seed"] = int(seed)
-    return load_dict(raw, source=f"sweep variant {variant!r}")
 
 
 def trial_dir(sweep_dir: Path, variant: str, seed: int) -> Path:
@@ -42,7 +34,7 @@ def sweep_trainable(config: dict[str, Any], base: dict[str, Any], sweep_dir: str
     from harness.trial_pipeline import run_trial
 
     variant, seed = config["variant"], int(config["seed"])
-    cfg = trial_config(base, variant, seed)
+    cfg = sweep_trial_config(base, variant, seed)
     key, folder = trial_key(variant, seed), trial_dir(Path(sweep_dir), variant, seed)
     attempt = next_attempt(folder)
     if cfg.sweep.trial_workers() > 1:  # data-parallel on Ray Train workers (harness/sweep/data_parallel.py)

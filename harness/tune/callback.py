@@ -18,7 +18,7 @@ from harness.runs.schema import (MAX_PARAM_CHARS, Curves, Outcome, Role, StudyPa
                                  study_trial_key)
 from harness.runs.store import git_commit
 from harness.runtime.trial_io import DONE_KEY, STEP_KEY
-from harness.sweep.callback import MlflowSweepCallback
+from harness.runtime.mlflow_callback import MlflowSweepCallback
 from harness.tune.space import TRIAL_NUMBER, SearchSpace, boundary_params, params_of
 
 

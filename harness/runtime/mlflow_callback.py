@@ -1,4 +1,4 @@
-"""Driver-side MLflow logging for a sweep (a Tune Callback): the only MLflow writer.
+"""Driver-side MLflow logging of trials (a Tune Callback), the sweep's as it is and the study's base: the only MLflow writer.
 
 Trial -> run mapping goes through the tracker's ``trial_key`` lookup, not Tune's trial ids,
 so a retried trial, or one continued by ``Tuner.restore`` in a new driver, writes into its
@@ -16,7 +16,7 @@ from typing import Any
 from ray.tune import Callback
 
 from harness.config import ExperimentConfig
-from harness.config_load import load_dict
+from harness.config_load import load_dict, sweep_trial_config
 from harness.runs.record import diff_param, flatten
 from harness.runs.schema import MAX_PARAM_CHARS, NOTE, Curves, Role, SweepParams, SweepTags, TrialTags, trial_key
 from harness.runs.store import git_commit
@@ -100,9 +100,7 @@ class MlflowSweepCallback(Callback):
         return trial_key(trial.config["variant"], int(trial.config["seed"]))
 
     def trial_config_of(self, trial: Any) -> ExperimentConfig:
-        from harness.sweep.trial import trial_config
-
-        return trial_config(self.base, trial.config["variant"], int(trial.config["seed"]))
+        return sweep_trial_config(self.base, trial.config["variant"], int(trial.config["seed"]))
 
     def trial_tags(self, trial: Any, cfg: ExperimentConfig) -> dict[str, str]:
         """Tags of a new child run (the tracker adds trial_key, seed, config hash and switch tags)."""
