@@ -113,7 +113,7 @@ def test_release_eval_runs_end_to_end_and_reports_beside_the_paper(imported_rele
     [trial] = list((runs / "sweeps").glob("*/trials/release-s0"))
     metrics = {r["key"]: r["value"] for r in json.loads((trial / "metrics.json").read_text())}
     assert {"ssim", "psnr"} <= set(metrics)
-    assert [p.name for p in (trial / "checkpoints").iterdir()] == ["step_0000000.pt"]  # no training step
+    assert sorted(p.name for p in (trial / "checkpoints").iterdir()) == ["step_0000000.pt", "step_0000000.pt.json"]  # no training step
     out = tmp_path / "report"
     proc = run_cli("report", EVAL, *overrides, "--out", out, "--paper-csv", paper_csv(tmp_path), "--format", "md,csv")
     assert proc.returncode == 0, proc.stderr[-3000:]
