@@ -8,7 +8,6 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-sha256
 PYTEST_ARGS ?=
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-export RAY_AUTH_MODE := disabled
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup demo test lock clean

@@ -52,7 +52,7 @@ def run_cli(tmp_path: Path):
     """Run `harness ARGS...` in a subprocess (cwd = repo); returns CompletedProcess."""
 
     def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 600):
-        full_env = {**os.environ, "RAY_AUTH_MODE": "disabled", **(env or {})}
+        full_env = {**os.environ, **(env or {})}
         cmd = [sys.executable, "-m", "harness.cli", *map(str, args)]
         return subprocess.run(cmd, cwd=cwd or REPO, env=full_env, capture_output=True, text=True, timeout=timeout)
 

@@ -24,7 +24,7 @@ def crashing_driver(args: list[str], log_path: Path) -> Iterator[subprocess.Pope
     outlived it (Ray's processes), and the Ray temp dir a killed driver cannot remove.
     """
     ray_tmp = Path(tempfile.mkdtemp(prefix="rk-", dir="/tmp"))
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "TUNE_GLOBAL_CHECKPOINT_S": "1", "RAY_TMPDIR": str(ray_tmp)}
+    env = {**os.environ, "TUNE_GLOBAL_CHECKPOINT_S": "1", "RAY_TMPDIR": str(ray_tmp)}
     log = open(log_path, "w")
     driver = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], cwd=REPO, env=env, stdout=log,
                               stderr=subprocess.STDOUT, start_new_session=True)

@@ -22,7 +22,7 @@ import yaml
 from tests.conftest import EXPERIMENTS, REPO
 
 RANGE = {"low": 0.01, "high": 1.0}
-ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+ENV = dict(os.environ)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def tune_args(runs: Path, *extra: str) -> list[str]:
 
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 400) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "RAY_AUTH_MODE": "disabled", **(env or {})}
+    full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=REPO, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
 

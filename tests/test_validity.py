@@ -68,7 +68,7 @@ def validity_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str
 
     tmp = tmp_path_factory.mktemp("validity")
     runs, out = tmp / "runs", tmp / "report"
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    env = dict(os.environ)
 
     def cli(*args: str, timeout: float) -> subprocess.CompletedProcess:
         cmd = [sys.executable, "-m", "harness.cli", *map(str, args)]

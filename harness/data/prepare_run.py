@@ -8,34 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from harness.data.clip_format import index_entry, read_meta, write_index
 from harness.data.prepare import list_videos, prepare_video
 from harness.data.progress import make_progress
-from harness.errors import HarnessError
+from harness.runtime.session import ray_session
 from harness.writable import require_writable
 from harness.vocabulary import PREPARE_TEST_FRACTION
-
-
-def _init_ray(address: str | None, workers: int) -> str | None:
-    """Start (or join) Ray; returns the temp dir to delete afterwards for a local Ray."""
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    os.environ.setdefault("RAY_num_prestart_python_workers", "0")
-    import ray
-
-    if address:
-        try:
-            ray.init(address=address, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise HarnessError(f"cannot connect to the Ray cluster at {address}: {exc}") from None
-        return None
-    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short path: Ray's sockets live here
-    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, _temp_dir=temp_dir)
-    return temp_dir
 
 
 def _safe_prepare(**job: Any) -> dict[str, Any]:
@@ -50,8 +31,7 @@ def _safe_prepare(**job: Any) -> dict[str, Any]:
 def _run_on_ray(jobs: list[dict[str, Any]], address: str | None, workers: int, progress: bool) -> list[dict]:
     import ray
 
-    temp_dir = _init_ray(address, workers)
-    try:
+    with ray_session(address, num_cpus=workers):  # the sweep's Ray runtime: local token auth, own temp dir
         task = ray.remote(num_cpus=1, max_retries=1)(_safe_prepare)
         pending = {task.remote(**job): job for job in jobs}
         results = []
@@ -67,10 +47,6 @@ def _run_on_ray(jobs: list[dict[str, Any]], address: str | None, workers: int, p
                                     "reason": f"{job['video']}: worker failed ({exc.__class__.__name__})"})
                 bar.advance(bar_task)
         return results
-    finally:
-        ray.shutdown()
-        if temp_dir:
-            shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _run_in_process(jobs: list[dict[str, Any]], progress: bool) -> list[dict]:
