@@ -8,7 +8,6 @@ resume falls back to the newest checkpoint that verifies, with one warning line.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -20,24 +19,15 @@ from typing import Any
 import torch
 
 from harness.errors import HarnessError
+from harness.file_hash import sha256_of
 
 CKPT_RE = re.compile(r"step_(\d+)\.pt$")
 SIDECAR_SUFFIX = ".json"  # step_0000100.pt -> step_0000100.pt.json
-_HASH_CHUNK = 1 << 22  # 4 MiB reads: a multi-GB sd15 checkpoint hashes without holding it in memory
 
 
 def sidecar_of(path: Path) -> Path:
     """The size/hash record written beside a checkpoint."""
     return path.with_name(path.name + SIDECAR_SUFFIX)
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -52,7 +42,7 @@ def save_checkpoint(ckpt_dir: Path, step: int, payload: dict[str, Any], keep: in
     path = ckpt_dir / f"step_{step:07d}.pt"
     tmp = path.with_suffix(".pt.tmp")
     torch.save({**payload, "step": step}, tmp)
-    record = {"bytes": tmp.stat().st_size, "sha256": file_sha256(tmp), "config_hash": payload.get("config_hash")}
+    record = {"bytes": tmp.stat().st_size, "sha256": sha256_of(tmp), "config_hash": payload.get("config_hash")}
     _write_atomic(sidecar_of(path), json.dumps(record))  # sidecar first: a checkpoint never lacks one
     os.replace(tmp, path)  # atomic on POSIX: a crash leaves the old checkpoint intact
     for old in list_checkpoints(ckpt_dir)[:-keep]:
@@ -96,7 +86,7 @@ def checkpoint_problem(path: Path) -> str | None:
         return f"unreadable record {sidecar.name}"
     if size != want_bytes:
         return f"{size} bytes, {want_bytes} recorded (truncated?)"
-    if file_sha256(path) != want_sha:
+    if sha256_of(path) != want_sha:
         return "sha256 differs from the recorded one"
     return None
 

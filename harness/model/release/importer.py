@@ -25,7 +25,8 @@ from harness.errors import HarnessError
 from harness.model.weights_file import is_tensor_dict, read_weights_file
 from harness.model.release.init import INIT_FORMAT
 from harness.model.release.keys import Mapped, map_release
-from harness.model.release.layout import OPENAI_TINY_SHA256, VAE_DIR, ReleaseFolder, locate, sha256_of
+from harness.file_hash import sha256_of
+from harness.model.release.layout import OPENAI_TINY_SHA256, VAE_DIR, ReleaseFolder, locate
 
 CHECKPOINT_NAME = "echomimicv2.pt"
 WHISPER_NAME = "audio_processor/tiny.pt"

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,10 +70,3 @@ def _whisper(root: Path) -> Path:
     raise HarnessError(f"{root / WHISPER_PLACES[0]}: missing (OpenAI's Whisper-tiny tiny.pt; {WHISPER_PLACES[1]} at the top is accepted too)")
 
 
-def sha256_of(path: Path, chunk: int = 16 << 20) -> str:
-    """Hex sha256 of a file, read in 16 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
