@@ -10,10 +10,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import soundfile
 
 from harness.errors import HarnessError
+
+SIDE_BY_SIDE_HEIGHT = 128  # px: side-by-side viewing videos enlarge small frames to at least this height
+LABEL_STRIP = 20  # px: the label strip above a side-by-side video
 
 
 def read_video(path: str | Path) -> tuple[np.ndarray, float]:
@@ -76,11 +80,14 @@ def write_video(
     audio: np.ndarray | None = None,
     sample_rate: int = 16000,
     crf: int = 18,
+    preset: str = "medium",
 ) -> None:
     """Encode uint8 (N, H, W, 3) RGB frames as H.264 yuv420p mp4, muxing AAC audio if given.
 
-    Odd sizes are padded by one edge pixel (yuv420p needs even sizes). The file is written
-    to a temporary name and renamed, so an interrupted write never leaves a partial file.
+    Odd sizes are padded by one edge pixel (yuv420p needs even sizes). The index (moov) goes
+    before the media data ("faststart"), so a browser plays the file while it downloads (MLflow's
+    artifact view). Lossy: a viewing copy, never what a metric scores. The file is written to a
+    temporary name and renamed, so an interrupted write never leaves a partial file.
     """
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
@@ -91,11 +98,11 @@ def write_video(
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial.mp4")
     rate = Fraction(fps).limit_denominator(1001)
-    with av.open(str(tmp), mode="w") as container:
+    with av.open(str(tmp), mode="w", options={"movflags": "+faststart"}) as container:
         vstream = container.add_stream("libx264", rate=rate)
         vstream.width, vstream.height = frames.shape[2], frames.shape[1]
         vstream.pix_fmt = "yuv420p"
-        vstream.options = {"crf": str(crf), "preset": "medium"}
+        vstream.options = {"crf": str(crf), "preset": preset}
         astream = container.add_stream("aac", rate=sample_rate, layout="mono") if audio is not None else None
         for image in frames:
             container.mux(vstream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
@@ -103,6 +110,39 @@ def write_video(
         if astream is not None:
             _mux_audio(container, astream, np.asarray(audio, dtype=np.float32), sample_rate)
     tmp.replace(path)
+
+
+def write_png_frames(folder: str | Path, frames: np.ndarray) -> list[Path]:
+    """uint8 (N, H, W, 3) RGB frames as folder/000000.png ... (lossless: they read back bit for bit)."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8 (N, H, W, 3), got {frames.dtype} {frames.shape}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{i:06d}.png" for i in range(len(frames))]
+    for path, image in zip(paths, frames):
+        if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+            raise HarnessError(f"{path}: could not write PNG frame")
+    return paths
+
+
+def side_by_side(columns: list[np.ndarray], labels: list[str], min_height: int = SIDE_BY_SIDE_HEIGHT) -> np.ndarray:
+    """Frames of equal-length clips next to each other under a label strip -> uint8 (N, H', W', 3).
+
+    columns: uint8 (N, H, W, 3) clips of one size. Small frames are enlarged by an integer
+    factor (nearest neighbour: every source pixel stays a visible square) until they are at
+    least min_height tall; H' and W' are even (yuv420p)."""
+    n, h, w, _ = columns[0].shape
+    if any(c.shape != columns[0].shape for c in columns):
+        raise ValueError(f"side_by_side: columns differ in shape {[c.shape for c in columns]}")
+    factor = max(1, -(-min_height // h))  # ceil
+    body = np.concatenate(columns, axis=2).repeat(factor, axis=1).repeat(factor, axis=2)  # (N, fH, k*fW, 3)
+    strip = np.full((LABEL_STRIP, body.shape[2], 3), 255, np.uint8)
+    for i, label in enumerate(labels):  # label i centred-left over column i
+        cv2.putText(strip, label, (i * w * factor + 4, LABEL_STRIP - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    out = np.concatenate([np.broadcast_to(strip, (n, *strip.shape)), body], axis=1)
+    return out[:, : out.shape[1] // 2 * 2, : out.shape[2] // 2 * 2]
 
 
 def _mux_audio(container: av.container.OutputContainer, stream: av.audio.AudioStream, audio: np.ndarray, sr: int) -> None:

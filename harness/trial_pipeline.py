@@ -2,13 +2,21 @@
 
     outcome = run_trial(cfg, trial_dir, on_step)
 
-trial_dir is the trainer's run folder (checkpoints/, config.yaml) and also receives
-samples/<clip>.mp4 (with the clip's audio), frames/<clip>_<i>.png and metrics.json.
+trial_dir is the trainer's run folder (checkpoints/, config.yaml) and also receives, per test clip,
+scored/<clip>/ (the predicted frames the metrics scored, lossless PNG, as a clip folder:
+frames/000000.png ..., meta.json), samples/<clip>.mp4 and side_by_side/<clip>.mp4 (H.264 viewing
+copies with the clip's audio; the second shows reference | ground truth | prediction), a few PNG
+stills frames/<clip>_<i>.png of the first clip, and metrics.json.
+
+What is scored is what is stored: the metrics read the predicted frames back from scored/ and
+each result names the folder it scored (parameters["scored_frames"]); the mp4s are lossy
+(yuv420p halves the colour resolution), so re-scoring them gives other numbers.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,11 +25,13 @@ import numpy as np
 
 from harness.config import ExperimentConfig
 from harness.errors import HarnessError
+from harness.runs.schema import Artifacts
 
 FRAMES_PER_SAMPLE = 4  # PNG stills kept of the first test clip
 # Ground-truth FID features under paths.runs: every trial of a sweep evaluates the same test
 # clips, so they are computed once (metrics/feature_cache.py; the numbers do not change).
 FEATURE_CACHE = Path("cache") / "fid_features"
+SIDE_BY_SIDE_LABELS = ["reference", "ground truth", "prediction"]
 
 
 @dataclass
@@ -34,6 +44,18 @@ class TrialOutcome:
     steps: int
     samples: list[Path] = field(default_factory=list)
     frames: list[Path] = field(default_factory=list)
+    scored: list[Path] = field(default_factory=list)  # scored/<clip> folders (lossless: what the metrics scored)
+    side_by_side: list[Path] = field(default_factory=list)  # side_by_side/<clip>.mp4
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TrialOutcome:
+        """The outcome from its dataclasses.asdict JSON (paths as text), as a data-parallel trial's rank 0 writes it."""
+        def paths(name: str) -> list[Path]:
+            return [Path(p) for p in raw.get(name, [])]
+
+        return cls(results=raw["results"], checkpoint=Path(raw["checkpoint"]), start_step=raw["start_step"],
+                   steps=raw["steps"], samples=paths("samples"), frames=paths("frames"), scored=paths("scored"),
+                   side_by_side=paths("side_by_side"))
 
     def metrics(self) -> dict[str, float]:
         """{key: value} of the measured results (missing ones left out)."""
@@ -70,16 +92,23 @@ def run_trial(cfg: ExperimentConfig, trial_dir: Path, on_step=None, progress: bo
 
 
 def finish_trial(cfg: ExperimentConfig, trial_dir: Path, checkpoint: Path, start_step: int, steps: int) -> TrialOutcome:
-    """Sample and evaluate a trained trial; write samples/, frames/ and metrics.json into trial_dir."""
+    """Sample and evaluate a trained trial; write scored/, samples/, side_by_side/, frames/ and metrics.json.
+
+    The metrics score the predicted frames as read back from scored/ (lossless), so the logged
+    numbers are those of the logged frames."""
     from harness.data.synth import ensure_dataset
 
     root = ensure_dataset(cfg)
     generated = _generate(cfg, checkpoint, root)
+    scored = write_scored(trial_dir / Artifacts.SCORED, generated)
+    for cid, folder in zip(generated, scored):
+        generated[cid].frames = read_scored(folder)  # the stored uint8 frames, not the in-memory ones
+    results = _evaluate(cfg, generated, root, scored_frames=[scored_name(cid) for cid in generated])
     samples, frames = _write_samples(trial_dir, generated)
-    results = _evaluate(cfg, generated, root)
+    side = _write_side_by_side(trial_dir / Artifacts.SIDE_BY_SIDE, generated)
     (trial_dir / "metrics.json").write_text(json.dumps(results, indent=1) + "\n")
     return TrialOutcome(results=results, checkpoint=checkpoint, start_step=start_step, steps=steps,
-                        samples=samples, frames=frames)
+                        samples=samples, frames=frames, scored=scored, side_by_side=side)
 
 
 def evaluate_checkpoint(cfg: ExperimentConfig, checkpoint: Path) -> list[dict[str, Any]]:
@@ -104,6 +133,51 @@ def _generate(cfg: ExperimentConfig, checkpoint: Path, root: Path) -> dict[str, 
             for cid in test_clip_ids(root, cfg.eval.test_clips)}
 
 
+def scored_name(clip_id: str) -> str:
+    """The artifact path of a clip's scored frames, as its results name it ("scored/<clip>/frames")."""
+    return f"{Artifacts.SCORED}/{clip_id}/frames"
+
+
+def write_scored(folder: Path, generated: dict[str, Any]) -> list[Path]:
+    """folder/<clip>/frames/000000.png ... (lossless RGB) and meta.json {"fps", "clip", "frames", "height",
+    "width"} per clip: the layout of a dataset clip folder, so `harness eval --pred folder` reads it."""
+    from harness.media import write_png_frames
+
+    out = []
+    for cid, g in generated.items():
+        clip = folder / cid
+        shutil.rmtree(clip, ignore_errors=True)  # a retried trial: no stale frames of an earlier attempt
+        write_png_frames(clip / "frames", g.frames)
+        n, h, w, _ = g.frames.shape
+        meta = {"fps": g.fps, "clip": cid, "frames": n, "height": h, "width": w}
+        (clip / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        out.append(clip)
+    return out
+
+
+def read_scored(clip: Path) -> np.ndarray:
+    """The stored predicted frames of a scored/<clip> folder -> uint8 (F, H, W, 3) RGB."""
+    from harness.data.clip_format import read_frames
+
+    return read_frames(clip)
+
+
+def _write_side_by_side(folder: Path, generated: dict[str, Any]) -> list[Path]:
+    """folder/<clip>.mp4 per clip: reference (the conditioning frame 0) | ground truth | prediction, with audio."""
+    from harness.media import side_by_side, write_video
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for cid, g in generated.items():
+        n = min(len(g.frames), len(g.target))
+        reference = np.broadcast_to(g.target[:1], (n, *g.target.shape[1:]))  # frame 0 conditions every frame
+        frames = side_by_side([reference, g.target[:n], g.frames[:n]], SIDE_BY_SIDE_LABELS)
+        # veryfast: half the encoding time of "medium" at these sizes, for a somewhat larger viewing copy
+        write_video(folder / f"{cid}.mp4", frames, g.fps, audio=g.audio, sample_rate=g.sample_rate, preset="veryfast")
+        out.append(folder / f"{cid}.mp4")
+    return out
+
+
 def _write_samples(trial_dir: Path, generated: dict[str, Any]) -> tuple[list[Path], list[Path]]:
     """samples/<clip>.mp4 with audio for every clip; a few PNG stills of the first one."""
     import cv2
@@ -126,8 +200,12 @@ def _write_samples(trial_dir: Path, generated: dict[str, Any]) -> tuple[list[Pat
     return samples, stills
 
 
-def _evaluate(cfg: ExperimentConfig, generated: dict[str, Any], root: Path) -> list[dict[str, Any]]:
+def _evaluate(cfg: ExperimentConfig, generated: dict[str, Any], root: Path,
+              scored_frames: list[str] | None = None) -> list[dict[str, Any]]:
     """metrics.evaluate over the generated clips; MetricResult dicts in result order.
+
+    scored_frames: where the predicted frames are stored (artifact paths, one per clip), recorded
+    in every result.
 
     Each clip's ground truth (keypoints, boxes, source) goes along: the synthetic backend
     measures at it, and refuses clips whose source is not the synthetic generator."""
@@ -141,5 +219,6 @@ def _evaluate(cfg: ExperimentConfig, generated: dict[str, Any], root: Path) -> l
     results = evaluate([g.frames for g in gens], [g.target for g in gens], references=None,
                        audio=[g.audio for g in gens], wanted=cfg.eval.metrics, backend=cfg.eval.backend,
                        device=str(resolve_device(cfg)), fps=[g.fps for g in gens], truth=truth,
-                       settings=EvalSettings(feature_cache_dir=Path(cfg.paths.runs) / FEATURE_CACHE))
+                       settings=EvalSettings(feature_cache_dir=Path(cfg.paths.runs) / FEATURE_CACHE),
+                       clip_ids=list(generated), scored_frames=scored_frames)
     return [r.to_dict() for r in results]

@@ -34,6 +34,7 @@ from metrics.sample import ClipTruth, Metric, Sample
 
 Backend = Literal["reference", "offline", "synthetic"]
 
+SCORED_FRAMES = "scored_frames"  # MetricResult.parameters key: where the scored pred frames are stored
 # pred/gt frame counts may differ by this much (resampling and audio-length rounding); more is refused
 FRAME_GAP_FRAMES = 2
 FRAME_GAP_SHARE = 0.02
@@ -164,8 +165,12 @@ def frame_gap(sample: Sample) -> int:
 
 def evaluate_samples(samples: Iterable[Sample], wanted: Iterable[str], backend: Backend = "offline",
                      device: str = "auto", settings: EvalSettings | None = None,
-                     on_sample: Callable[[Sample], None] | None = None) -> list[MetricResult]:
-    """Feed every Sample to every wanted metric once; results in RESULT_ORDER."""
+                     on_sample: Callable[[Sample], None] | None = None,
+                     scored_frames: Sequence[str] | None = None) -> list[MetricResult]:
+    """Feed every Sample to every wanted metric once; results in RESULT_ORDER.
+
+    scored_frames: where the predicted frames that were scored are stored (one path per clip);
+    every result records it as parameters["scored_frames"] (provenance: re-score those files)."""
     metrics = build_metrics(list(wanted), backend, device, settings)
     gaps: list[int] = []
     for sample in samples:
@@ -179,6 +184,8 @@ def evaluate_samples(samples: Iterable[Sample], wanted: Iterable[str], backend: 
         note = (f"{sum(1 for g in gaps if g)} clip(s) scored on the shorter of pred/gt "
                 f"(frame counts differ by up to {max(gaps)})")
         results = [replace(r, note=f"{r.note}; {note}" if r.note else note) for r in results]
+    if scored_frames is not None:
+        results = [replace(r, parameters={**r.parameters, SCORED_FRAMES: list(scored_frames)}) for r in results]
     return sorted(results, key=lambda r: RESULT_ORDER.index(r.key) if r.key in RESULT_ORDER else 99)
 
 
@@ -193,21 +200,27 @@ def evaluate(
     fps: float | Sequence[float] = CLIP_FPS,
     settings: EvalSettings | None = None,
     truth: Sequence[ClipTruth | None] | None = None,
+    clip_ids: Sequence[str] | None = None,
+    scored_frames: Sequence[str] | None = None,
 ) -> list[MetricResult]:
     """Evaluate generated clips against ground truth; one MetricResult per result key.
 
     truth: per clip, the dataset's ground-truth annotations (the synthetic backend needs them).
+    clip_ids: names of the clips in messages (default "0", "1", ...).
+    scored_frames: where the pred frames are stored, one path per clip (recorded in every result).
     """
     n = len(pred)
-    for label, seq in (("gt", gt), ("references", references), ("audio", audio), ("truth", truth)):
+    for label, seq in (("gt", gt), ("references", references), ("audio", audio), ("truth", truth),
+                       ("clip_ids", clip_ids), ("scored_frames", scored_frames)):
         if seq is not None and len(seq) != n:
             raise ValueError(f"{label} has {len(seq)} entries for {n} predicted clips")
     rates = [float(fps)] * n if isinstance(fps, (int, float)) else [float(f) for f in fps]
     samples = (
         Sample(pred=np.asarray(pred[i]), gt=None if gt is None else np.asarray(gt[i]),
                reference=None if references is None else references[i],
-               audio=None if audio is None else audio[i], fps=rates[i], clip_id=str(i),
+               audio=None if audio is None else audio[i], fps=rates[i],
+               clip_id=str(i) if clip_ids is None else str(clip_ids[i]),
                truth=None if truth is None else truth[i])
         for i in range(n)
     )
-    return evaluate_samples(samples, wanted, backend, device, settings)
+    return evaluate_samples(samples, wanted, backend, device, settings, scored_frames=scored_frames)

@@ -123,6 +123,10 @@ def trial_outputs(folder: Path) -> StandInCheckpoint:
     (folder / Artifacts.METRICS).write_text("[]\n")
     (folder / Artifacts.SAMPLES / "clip0.mp4").write_bytes(b"not a video")
     (folder / Artifacts.FRAMES / "clip0_0000.png").write_bytes(b"not a png")
+    (folder / Artifacts.SCORED / "clip0" / "frames").mkdir(parents=True, exist_ok=True)
+    (folder / Artifacts.SCORED / "clip0" / "frames" / "000000.png").write_bytes(b"not a png")
+    (folder / Artifacts.SIDE_BY_SIDE).mkdir(exist_ok=True)
+    (folder / Artifacts.SIDE_BY_SIDE / "clip0.mp4").write_bytes(b"not a video")
     (folder / Artifacts.TRIAL).write_text(json.dumps({"step": 4, "checkpoint": "none"}) + "\n")
     return StandInCheckpoint(folder)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from harness.errors import HarnessError
-from harness.media import read_audio, read_video, write_video, write_wav
+from harness.media import LABEL_STRIP, read_audio, read_video, side_by_side, write_png_frames, write_video, write_wav
 
 
 def _frames(n=12, h=34, w=48):
@@ -58,3 +58,60 @@ def test_real_talking_head(real_data):
     assert fps == pytest.approx(25) and frames.ndim == 4 and frames.shape[-1] == 3 and len(frames) > 50
     speech = read_audio(real_data / "talking_head" / "speech.wav")
     assert abs(len(speech) / 16000 - len(frames) / fps) < 0.5
+
+
+def top_level_boxes(path) -> list[str]:
+    """The order of an mp4's top-level boxes (ftyp, moov, mdat, ...), read from their headers."""
+    data, names, pos = path.read_bytes(), [], 0
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        names.append(data[pos + 4 : pos + 8].decode("latin-1"))
+        if size == 1:  # 64-bit size follows the name
+            size = int.from_bytes(data[pos + 8 : pos + 16], "big")
+        if size < 8:
+            break
+        pos += size
+    return names
+
+
+def test_written_mp4_plays_in_a_browser(tmp_path):
+    """H.264 yuv420p, even sizes, index before the media data (faststart), AAC audio."""
+    import av
+
+    path = tmp_path / "odd.mp4"
+    write_video(path, _frames(6, h=33, w=47), fps=24, audio=np.zeros(8000, np.float32))
+    boxes = top_level_boxes(path)
+    assert "moov" in boxes and "mdat" in boxes and boxes.index("moov") < boxes.index("mdat"), boxes
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        assert video.codec_context.name == "h264" and video.codec_context.pix_fmt == "yuv420p"
+        assert (video.codec_context.width, video.codec_context.height) == (48, 34)
+        assert container.streams.audio[0].codec_context.name == "aac"
+
+
+def test_png_frames_are_lossless(tmp_path):
+    from harness.data.clip_format import read_frames
+
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 256, (5, 9, 7, 3), dtype=np.uint8)  # noise: any lossy step would show
+    paths = write_png_frames(tmp_path / "clip" / "frames", frames)
+    assert [p.name for p in paths] == [f"{i:06d}.png" for i in range(5)]
+    np.testing.assert_array_equal(read_frames(tmp_path / "clip"), frames)
+    with pytest.raises(ValueError, match="uint8"):
+        write_png_frames(tmp_path / "f", frames.astype(np.float32))
+
+
+def test_side_by_side_puts_the_columns_in_order_enlarged(tmp_path):
+    rng = np.random.default_rng(2)
+    cols = [rng.integers(0, 256, (3, 10, 12, 3), dtype=np.uint8) for _ in range(3)]
+    out = side_by_side(cols, ["a", "b", "c"], min_height=25)  # factor 3: 30 px tall columns
+    strip = LABEL_STRIP
+    assert out.shape == (3, strip + 30, 3 * 36, 3) and out.dtype == np.uint8
+    for i, col in enumerate(cols):
+        enlarged = col.repeat(3, axis=1).repeat(3, axis=2)
+        np.testing.assert_array_equal(out[:, strip:, i * 36 : (i + 1) * 36], enlarged)
+    assert (out[:, :strip] < 128).any()  # the labels are drawn
+    odd = side_by_side([c[:, :9, :11] for c in cols], ["a", "b", "c"], min_height=9)
+    assert odd.shape[1] % 2 == 0 and odd.shape[2] % 2 == 0
+    with pytest.raises(ValueError, match="differ in shape"):
+        side_by_side([cols[0], cols[1][:, :5]], ["a", "b"])

@@ -203,6 +203,9 @@ class Artifacts:
     FRAMES: Final = "frames"  # stills
     TRIAL: Final = "trial.json"  # {"step", "checkpoint"}
     BEST: Final = "best"  # a study parent run: the exported best config(s)
+    # what the metrics scored, lossless: scored/<clip>/frames/*.png + meta.json (a clip folder `harness eval` reads)
+    SCORED: Final = "scored"
+    SIDE_BY_SIDE: Final = "side_by_side"  # <clip>.mp4: reference | ground truth | prediction, with audio (viewing copy)
 
 
 def trial_key(variant: str, seed: int) -> str:

@@ -59,6 +59,11 @@ def final_checkpoint(folder: Path, outcome: Any) -> Any:
         shutil.copy(path, report / Artifacts.SAMPLES / path.name)
     for path in outcome.frames:
         shutil.copy(path, report / Artifacts.FRAMES / path.name)
+    for path in outcome.scored:  # scored/<clip>/: the lossless frames the metrics scored
+        shutil.copytree(path, report / Artifacts.SCORED / path.name)
+    for path in outcome.side_by_side:  # side_by_side/<clip>.mp4 (viewing copy)
+        (report / Artifacts.SIDE_BY_SIDE).mkdir(exist_ok=True)
+        shutil.copy(path, report / Artifacts.SIDE_BY_SIDE / path.name)
     trial = {"step": outcome.steps, "checkpoint": str(outcome.checkpoint)}
     (report / Artifacts.TRIAL).write_text(json.dumps(trial) + "\n")
     return Checkpoint.from_directory(str(report))

@@ -64,5 +64,4 @@ def run_trial_data_parallel(cfg: ExperimentConfig, folder: Path, key: str, attem
     )
     trainer.fit()  # raises when a worker fails: Tune retries the trial, which resumes from the folder
     raw = json.loads((folder / OUTCOME_FILE).read_text())
-    return TrialOutcome(results=raw["results"], checkpoint=Path(raw["checkpoint"]), start_step=raw["start_step"],
-                        steps=raw["steps"], samples=[Path(p) for p in raw["samples"]], frames=[Path(p) for p in raw["frames"]])
+    return TrialOutcome.from_dict(raw)
