@@ -99,6 +99,8 @@ class TrackingConfig(Section):
 
     uri: str | None = None
     experiment: str | None = Field(default=None, description="default: the experiment name")
+    outage_limit_s: float = Field(default=120.0, gt=0, description="a tracking server that does not answer "
+                                  "for this long stops the sweep (shorter outages are waited out)")
 
 
 class PathsConfig(Section):

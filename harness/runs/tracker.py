@@ -12,6 +12,7 @@ from typing import Any
 
 from harness.config import ExperimentConfig
 from harness.errors import HarnessError
+from harness.runs.retry import RetryingClient, StoreLost, close_recorded_runs, record_open_runs
 from harness.runs.record import init_tags, record_params, switch_tags, trial_params
 from harness.runs.schema import (EXPERIMENT_KIND, EXPERIMENT_KIND_RUNS, MAX_TAG_CHARS, PARENT, ROLE, MetricTags, Role,
                                  RunTags, SweepTags, TrialTags, parent_filter)
@@ -22,18 +23,31 @@ PARAM_BATCH = 100  # MLflow's batch limit on params
 
 
 class Tracker:
-    """Thin layer over MlflowClient (explicit run ids, no global active run)."""
+    """Thin layer over MlflowClient (explicit run ids, no global active run).
+
+    A server (http/https URI) is reached through harness.runs.retry.RetryingClient: outages up
+    to tracking.outage_limit_s are waited out; a longer one raises StoreLost and records the
+    runs this tracker left open, which the next Tracker on that store closes as KILLED.
+    """
 
     def __init__(self, cfg: ExperimentConfig) -> None:
         from mlflow.tracking import MlflowClient
 
         self.uri = tracking_uri(cfg)
+        self.runs_dir = Path(cfg.paths.runs)
+        self.open_runs: set[str] = set()  # runs this tracker set RUNNING and has not finished
+        client = MlflowClient(tracking_uri=self.uri)
         if self.uri.startswith(REMOTE_SCHEMES):
             check_server(self.uri)
+            client = RetryingClient(client, self.uri, cfg.tracking.outage_limit_s, self._record_open_runs)
         if self.uri.startswith(SQLITE_PREFIX):
             Path(self.uri.removeprefix(SQLITE_PREFIX)).parent.mkdir(parents=True, exist_ok=True)
-        self.client = MlflowClient(tracking_uri=self.uri)
+        self.client = client
         self.experiment_id = self._experiment(experiment_name(cfg), artifact_location(cfg, experiment_name(cfg)))
+        close_recorded_runs(self.runs_dir, self.uri, self.client)
+
+    def _record_open_runs(self, lost: StoreLost) -> None:
+        record_open_runs(self.runs_dir, self.uri, self.open_runs)
 
     def _experiment(self, name: str, location: str | None) -> str:
         try:
@@ -46,6 +60,8 @@ class Tracker:
                 # MLflow 3 opens an untagged experiment on its GenAI (traces) page; runs are what we have
                 self.client.set_experiment_tag(experiment_id, EXPERIMENT_KIND, EXPERIMENT_KIND_RUNS)
             return experiment_id
+        except StoreLost:
+            raise
         except Exception as exc:  # noqa: BLE001  unreachable server, bad URI: one clear line
             raise HarnessError(f"MLflow at {self.uri}: cannot open experiment {name!r} "
                                f"({exc.__class__.__name__}: {exc})") from None
@@ -59,13 +75,14 @@ class Tracker:
                    params: Mapping[str, str] | None = None, role: str = Role.SWEEP) -> str:
         """The sweep's (or tuning study's, role=Role.STUDY) parent run: reused when it exists (resume), else created."""
         run_id = self._find(f"tags.`{SweepTags.SWEEP_ID}` = '{sweep_id}' and tags.`{ROLE}` = '{role}'")
-        if run_id is not None:
+        if run_id is None:
+            run_id = self.client.create_run(self.experiment_id, run_name=name,
+                                            tags={SweepTags.SWEEP_ID: sweep_id, ROLE: role, **(tags or {})}).info.run_id
+            self.log_params(run_id, params or {})
+        else:
             self.client.update_run(run_id, status="RUNNING")
-            return run_id
-        run = self.client.create_run(self.experiment_id, run_name=name,
-                                     tags={SweepTags.SWEEP_ID: sweep_id, ROLE: role, **(tags or {})})
-        self.log_params(run.info.run_id, params or {})
-        return run.info.run_id
+        self.open_runs.add(run_id)
+        return run_id
 
     def trial_run(self, parent_id: str, key: str, cfg: ExperimentConfig, tags: Mapping[str, str] | None = None,
                   params: Mapping[str, str] | None = None) -> str:
@@ -77,11 +94,13 @@ class Tracker:
         run_id = self._find(f"{parent_filter(parent_id)} and tags.`{TrialTags.TRIAL_KEY}` = '{key}'")
         if run_id is not None:
             self.client.update_run(run_id, status="RUNNING")
+            self.open_runs.add(run_id)
             return run_id
         all_tags = {PARENT: parent_id, TrialTags.TRIAL_KEY: key, ROLE: Role.TRIAL, TrialTags.SEED: str(cfg.train.seed),
                     TrialTags.CONFIG_HASH: cfg.config_hash(), **switch_tags(cfg), **init_tags(cfg), **(tags or {})}
         run = self.client.create_run(self.experiment_id, run_name=key, tags=all_tags)
         self.log_params(run.info.run_id, {**trial_params(cfg), **record_params(cfg), **(params or {})})
+        self.open_runs.add(run.info.run_id)
         return run.info.run_id
 
     def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
@@ -129,6 +148,12 @@ class Tracker:
         if error is not None:
             self.set_tags(run_id, {RunTags.ERROR: error})
         self.client.set_terminated(run_id, status="FAILED" if error is not None else "FINISHED")
+        self.open_runs.discard(run_id)
+
+    def kill(self, run_id: str) -> None:
+        """KILLED: stopped before its end (--resume reopens it)."""
+        self.client.set_terminated(run_id, status="KILLED")
+        self.open_runs.discard(run_id)
 
     def child_runs(self, parent_id: str) -> list:
         """Every child run of a parent (for tests, reports and resume checks)."""

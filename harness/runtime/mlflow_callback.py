@@ -156,8 +156,8 @@ class MlflowSweepCallback(Callback):
         parent = self.parent()
         for run in self._tracker.child_runs(parent):
             if run.info.status == "RUNNING":
-                self._tracker.client.set_terminated(run.info.run_id, status="KILLED")
-        self._tracker.client.set_terminated(parent, status="KILLED")
+                self._tracker.kill(run.info.run_id)
+        self._tracker.kill(parent)
 
 def _error_text(trial: Any) -> str:
     """The trial's error as one short text (Tune keeps it in error.txt / error.pkl)."""

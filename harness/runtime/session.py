@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from harness.errors import HarnessError
+from harness.runs.retry import lost_store
 from harness.runtime.faults import FAIL_ONCE_ENV
 
 AUTH_MODE_ENV = "RAY_AUTH_MODE"  # Ray's switch: "token" or "disabled"
@@ -98,9 +99,18 @@ def ray_session(address: str | None, num_cpus: int | None = None) -> Iterator[No
 
 @contextmanager
 def marks_interrupted(callback: Interruptible) -> Iterator[None]:
-    """On any exception (Ctrl-C included) mark the run interrupted in MLflow, then re-raise."""
+    """On any exception (Ctrl-C included) mark the run interrupted in MLflow, then re-raise.
+
+    A tracking server lost for good (harness.runs.retry) ends the block with its one-line
+    StoreLost, whether Tune raised or its stopper ended the run quietly; the open runs are
+    already recorded for closing, since nothing can reach the server to mark them.
+    """
     try:
         yield
     except BaseException:
+        if lost_store() is not None:
+            raise lost_store() from None
         callback.mark_interrupted()
         raise
+    if lost_store() is not None:
+        raise lost_store()

@@ -31,5 +31,8 @@ def run_config(folder: Path, callback: Any, verbose: int, max_failures: int) -> 
     """Tune's RunConfig: state under folder/tune, the driver's MLflow callback, retries per trial."""
     from ray import tune
 
+    from harness.runtime.stopper import StopWhenStoreLost
+
     return tune.RunConfig(name=TUNE_DIR, storage_path=str(folder), callbacks=[callback], verbose=verbose,
-                          failure_config=tune.FailureConfig(max_failures=max_failures))
+                          failure_config=tune.FailureConfig(max_failures=max_failures), stop=StopWhenStoreLost())
+
