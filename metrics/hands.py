@@ -17,6 +17,8 @@ Backends (the pose-backend interface, metrics/hand_pose.py, is ``hands(frames) -
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from metrics.hand_pose import HandBackend, HandKeypoints
@@ -84,36 +86,54 @@ def make_hand_backend(backend: str, weight_files: dict | None = None, weights_di
     return MediaPipeHands()
 
 
-class HandMetric:
-    """Streaming HKC (pooled over frames) and HKV (mean over clips)."""
+@dataclass
+class HandTally:
+    """HKC pooled over keypoints and frames, HKV per clip: what every hand backend accumulates."""
 
-    def __init__(self, backend: str = "offline", missing: str = "skip", units: str = "pixels",
-                 weight_files: dict | None = None, weights_dir=None, pose: HandBackend | None = None) -> None:
-        self.pose = pose or make_hand_backend(backend, weight_files, weights_dir)
-        self.missing, self.units = missing, units
-        self.conf: list[np.ndarray] = []
-        self.hkv: list[float] = []
-        self.frames = self.clips = 0
+    missing: str = "skip"
+    units: str = "pixels"
+    conf: list[np.ndarray] = field(default_factory=list)
+    hkv: list[float] = field(default_factory=list)
+    frames: int = 0
+    clips: int = 0
 
-    def update(self, sample: Sample) -> None:
-        k = self.pose.hands(sample.pred)
-        self.frames += len(sample.pred)
+    def add(self, k: HandKeypoints) -> None:
+        """One clip's keypoints."""
+        self.frames += len(k.xy)
         self.clips += 1
         self.conf.append(hkc_values(k, self.missing))
         v = hkv_clip(k, self.units)
         if v is not None:
             self.hkv.append(v)
 
-    def results(self) -> list[MetricResult]:
+    def results(self, provenance: dict, parameters: dict, hkv_parameters: dict, hkc_note: str,
+                hkv_note: str) -> list[MetricResult]:
+        """[hkc, hkv] MetricResults; provenance: backend, weights_sha256, exact; notes used when missing."""
         conf = np.concatenate(self.conf) if self.conf else np.zeros(0)
-        p = self.pose
-        common = {**p.parameters, "missing_hands": self.missing, "frames": self.frames, "clips": self.clips}
+        common = {**parameters, "missing_hands": self.missing, "frames": self.frames, "clips": self.clips}
         return [
             MetricResult(key="hkc", value=float(conf.mean()) if conf.size else None, n=self.frames, unit="frames",
-                         backend=p.backend, weights_sha256=p.sha256, exact=p.exact,
-                         parameters={**common, "keypoints_counted": int(conf.size)},
-                         note="" if conf.size else "no hands detected"),
-            MetricResult(key="hkv", value=float(np.mean(self.hkv)) if self.hkv else None, n=len(self.hkv), unit="clips",
-                         backend=p.backend, weights_sha256=p.sha256, exact=p.exact, parameters={**common, "units": self.units},
-                         note="" if self.hkv else "no hand present in two frames of any clip"),
+                         **provenance, parameters={**common, "keypoints_counted": int(conf.size)},
+                         note="" if conf.size else hkc_note),
+            MetricResult(key="hkv", value=float(np.mean(self.hkv)) if self.hkv else None, n=len(self.hkv),
+                         unit="clips", **provenance, parameters={**common, "units": self.units, **hkv_parameters},
+                         note="" if self.hkv else hkv_note),
         ]
+
+
+class HandMetric:
+    """Streaming HKC (pooled over frames) and HKV (mean over clips) with a pose backend."""
+
+    def __init__(self, backend: str = "offline", missing: str = "skip", units: str = "pixels",
+                 weight_files: dict | None = None, weights_dir=None, pose: HandBackend | None = None) -> None:
+        self.pose = pose or make_hand_backend(backend, weight_files, weights_dir)
+        self.tally = HandTally(missing, units)
+
+    def update(self, sample: Sample) -> None:
+        self.tally.add(self.pose.hands(sample.pred))
+
+    def results(self) -> list[MetricResult]:
+        p = self.pose
+        return self.tally.results({"backend": p.backend, "weights_sha256": p.sha256, "exact": p.exact},
+                                  dict(p.parameters), {}, "no hands detected",
+                                  "no hand present in two frames of any clip")

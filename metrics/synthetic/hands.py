@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from harness.data import layout
-from metrics.hands import HandKeypoints, hkc_values, hkv_clip
+from metrics.hands import HandKeypoints, HandTally
 from metrics.result import MetricResult
 from metrics.sample import ClipTruth, Sample
 from metrics.synthetic import BACKEND
@@ -167,41 +167,26 @@ class SyntheticHandMetric:
     """Streaming synthetic HKC (pooled over keypoints and frames) and HKV (mean over clips)."""
 
     def __init__(self, missing: str = "skip", units: str = "pixels", sigma: float = SIGMA) -> None:
-        self.missing, self.units, self.sigma = missing, units, sigma
-        self.conf: list[np.ndarray] = []
-        self.hkv: list[float] = []
+        self.sigma = sigma
+        self.tally = HandTally(missing, units)
         self.peak = 0.0  # strongest hand evidence in any search box (reported with HKV)
-        self.frames = self.clips = 0
 
     def update(self, sample: Sample) -> None:
         truth = require_truth(sample, "HKC")
         n = min(len(sample.pred), len(truth.keypoints))
-        frames, keypoints = sample.pred[:n], truth.keypoints[:n]
+        frames = sample.pred[:n]
         # colour and plate come from the generated clip itself: HKC judges the hands, not the identity
-        plate = hand_free_plate(frames, keypoints)
-        colour = skin_colour(frames, keypoints)
-        k = detect_hands(frames, truth, colour, plate, self.sigma)
+        plate = hand_free_plate(frames, truth.keypoints[:n])
+        colour = skin_colour(frames, truth.keypoints[:n])
+        self.tally.add(detect_hands(frames, truth, colour, plate, self.sigma))
         self.peak = max(self.peak, strongest_evidence(frames, truth, colour, plate, self.sigma))
-        self.frames += len(k.xy)
-        self.clips += 1
-        self.conf.append(hkc_values(k, self.missing))
-        v = hkv_clip(k, self.units)
-        if v is not None:
-            self.hkv.append(v)
 
     def results(self) -> list[MetricResult]:
-        conf = np.concatenate(self.conf) if self.conf else np.zeros(0)
-        common = {"confidence": "max skin fraction within the radius of each ground-truth hand keypoint",
-                  "sigma_rgb": self.sigma, "missing_hands": self.missing, "frames": self.frames, "clips": self.clips}
-        return [
-            MetricResult(key="hkc", value=float(conf.mean()) if conf.size else None, n=self.frames, unit="frames",
-                         backend=BACKEND, weights_sha256=None, exact=False,
-                         parameters={**common, "keypoints_counted": int(conf.size)},
-                         note="" if conf.size else "no visible ground-truth hand keypoint"),
-            MetricResult(key="hkv", value=float(np.mean(self.hkv)) if self.hkv else None, n=len(self.hkv),
-                         unit="clips", backend=BACKEND, weights_sha256=None, exact=False,
-                         parameters={**common, "units": self.units, "position": "hand centroid in a fixed search box",
-                                     "found_at_evidence": MIN_EVIDENCE, "strongest_evidence": round(self.peak, 4)},
-                         note="" if self.hkv else (f"no hand found in two frames of any clip (strongest hand evidence "
-                                                   f"{self.peak:.3f}, found needs {MIN_EVIDENCE})")),
-        ]
+        parameters = {"confidence": "max skin fraction within the radius of each ground-truth hand keypoint",
+                      "sigma_rgb": self.sigma}
+        hkv_parameters = {"position": "hand centroid in a fixed search box", "found_at_evidence": MIN_EVIDENCE,
+                          "strongest_evidence": round(self.peak, 4)}
+        return self.tally.results({"backend": BACKEND, "weights_sha256": None, "exact": False}, parameters,
+                                  hkv_parameters, "no visible ground-truth hand keypoint",
+                                  f"no hand found in two frames of any clip (strongest hand evidence "
+                                  f"{self.peak:.3f}, found needs {MIN_EVIDENCE})")
