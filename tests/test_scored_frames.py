@@ -1,0 +1,92 @@
+"""What a trial scores is what it logs: a tiny sweep into a real `mlflow server`, the scored frames
+downloaded from MLflow's artifact store and re-scored by `harness eval` give the logged values (to 1e-6);
+the side-by-side video is a browser-playable H.264 mp4 with the prediction in its right column."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.runs.schema import Artifacts
+from tests.mlflow_server import migrated_store, mlflow_server
+from tests.test_media import top_level_boxes
+from tests.test_sweep import split_runs, tiny_args
+
+# every metric the synthetic backend measures on CPU without downloads; FVD needs 16-frame clips
+METRICS = "fid,ssim,psnr,sync,hkc,csim"
+
+
+def decoded(path: Path) -> tuple[np.ndarray, dict]:
+    """Frames of an mp4 and what a browser needs of it: codec, pixel format, size, audio codec."""
+    import av
+
+    with av.open(str(path)) as container:
+        video = container.streams.video[0].codec_context
+        info = {"codec": video.name, "pix_fmt": video.pix_fmt, "size": (video.width, video.height),
+                "audio": [s.codec_context.name for s in container.streams.audio]}
+    from harness.media import read_video
+
+    return read_video(path)[0], info
+
+
+@pytest.mark.slow
+def test_stored_frames_reproduce_the_logged_metrics(tmp_path: Path, run_cli) -> None:
+    runs = tmp_path / "runs"
+    template = migrated_store(tmp_path)
+    with mlflow_server(tmp_path, template) as uri:
+        args = tiny_args(runs, "train.steps=2", "sweep.variants={full: {}}", f"eval.metrics=[{METRICS}]",
+                         f"tracking.uri={uri}", "tracking.experiment=scored")
+        proc = run_cli("sweep", *args, "--json", timeout=500)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(uri)
+        exp = client.get_experiment_by_name("scored")
+        _, children = split_runs(client.search_runs([exp.experiment_id]))
+        run = children["full-s0"][0]
+        store = tmp_path / "downloaded"
+        store.mkdir()
+        for path in (Artifacts.SCORED, Artifacts.SIDE_BY_SIDE, Artifacts.METRICS):
+            client.download_artifacts(run.info.run_id, path, str(store))
+    assert list((tmp_path / "server_artifacts").rglob("*.png"))  # the frames went to the server's store
+
+    clips = sorted(p.name for p in (store / Artifacts.SCORED).iterdir())
+    assert len(clips) == 1
+    records = json.loads((store / Artifacts.METRICS).read_text())
+    for record in records:  # provenance: every result names the stored frames it scored
+        assert record["parameters"]["scored_frames"] == [f"{Artifacts.SCORED}/{clips[0]}/frames"]
+
+    rescore = run_cli("eval", "--pred", store / Artifacts.SCORED, "--gt", runs / "data" / "synthetic",
+                      "--metrics", METRICS, "--backend", "synthetic", "--device", "cpu", "--json", timeout=400)
+    assert rescore.returncode == 0, rescore.stderr[-3000:]
+    again = {r["key"]: r["value"] for r in json.loads(rescore.stdout)["results"]}
+    logged = run.data.metrics
+    measured = [r["key"] for r in records if r["value"] is not None]
+    assert {"fid", "ssim", "psnr"} <= set(measured)
+    for key in measured:
+        assert again[key] == pytest.approx(logged[key], abs=1e-6), key
+    assert {k for k, v in again.items() if v is not None} == set(measured)
+
+    # the side-by-side viewing copy: plays in a browser, reference | ground truth | prediction
+    frames, info = decoded(store / Artifacts.SIDE_BY_SIDE / f"{clips[0]}.mp4")
+    assert info["codec"] == "h264" and info["pix_fmt"] == "yuv420p" and info["audio"] == ["aac"]
+    assert info["size"][0] % 2 == 0 and info["size"][1] % 2 == 0
+    boxes = top_level_boxes(store / Artifacts.SIDE_BY_SIDE / f"{clips[0]}.mp4")
+    assert boxes.index("moov") < boxes.index("mdat")  # faststart
+    from harness.data.clip_format import read_frames
+
+    pred = read_frames(store / Artifacts.SCORED / clips[0])
+    gt = read_frames(runs / "data" / "synthetic" / "clips" / clips[0])
+    n, h, w, _ = pred.shape
+    factor = (frames.shape[2] // 3) // w
+    body = frames[:n, -h * factor:]  # below the label strip
+    columns = [body[:, :, i * w * factor:(i + 1) * w * factor, :].astype(float) for i in range(3)]
+
+    def gap(column: np.ndarray, clip: np.ndarray) -> float:
+        return float(np.abs(column - clip.repeat(factor, 1).repeat(factor, 2)).mean())
+
+    assert gap(columns[2], pred) < gap(columns[2], gt) and gap(columns[1], gt) < gap(columns[1], pred)
+    assert gap(columns[0], np.broadcast_to(gt[:1], gt.shape)) < gap(columns[0], pred)
