@@ -1,7 +1,7 @@
 """Metric throughput on this machine (and on a GPU when present), plus our FID against
 pytorch-fid's own file-based path on the same PNG images.
 
-    .venv/bin/python bench/metrics_bench.py [--images 32] [--clips 2] [--skip-slow]
+    .venv/bin/python bench/metrics_bench.py [--images 32] [--clips 2] [--skip-slow] [--devices cuda] [--json F]
 
 Frames come from the test media's talking_head clip when present, else synthetic noise clips.
 SyncNet runs with random weights (timing only; no official weights offline).
@@ -10,6 +10,7 @@ SyncNet runs with random weights (timing only; no official weights offline).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -38,16 +39,20 @@ def frames_for_bench(n: int) -> tuple[np.ndarray, str]:
     return rng.integers(0, 256, (n, 256, 256, 3), dtype=np.uint8), "synthetic 256x256"
 
 
+RESULTS: dict[str, dict] = {}  # label -> {"per_s", "unit", "count"}: what --json writes
+
+
 def rate(label: str, count: int, unit: str, fn: Callable[[], object]) -> float:
-    """Run fn once, print and return count / seconds."""
+    """Run fn once, print, record and return count / seconds."""
     t = time.perf_counter()
     fn()
     per_s = count / (time.perf_counter() - t)
     print(f"  {label:<44} {per_s:9.2f} {unit}/s  ({count} {unit})")
+    RESULTS[label] = {"per_s": round(per_s, 3), "unit": unit, "count": count}
     return per_s
 
 
-def bench_fid_vs_pytorch_fid(frames: np.ndarray, device: str) -> None:
+def bench_fid_vs_pytorch_fid(frames: np.ndarray, device: str) -> float:
     """Our streaming FID statistics vs pytorch-fid's calculate_activation_statistics on PNG files."""
     from PIL import Image
     from pytorch_fid.fid_score import calculate_activation_statistics
@@ -83,6 +88,7 @@ def bench_fid_vs_pytorch_fid(frames: np.ndarray, device: str) -> None:
         a = rate(f"FID stats, ours (PNG files, {device})", n, "img", ours)
         b = rate(f"FID stats, pytorch-fid file path ({device})", n, "img", theirs)
         print(f"  ratio ours / pytorch-fid = {a / b:.2f}x")
+        return a / b
 
 
 def bench_device(device: str, frames: np.ndarray, clips: int, skip_slow: bool) -> None:
@@ -154,17 +160,24 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=32, help="images for FID timings")
     ap.add_argument("--clips", type=int, default=2, help="16-frame clips for FVD timings")
     ap.add_argument("--skip-slow", action="store_true", help="only FID/FVD")
+    ap.add_argument("--skip-synthetic", action="store_true", help="no synthetic-backend timings")
+    ap.add_argument("--devices", default=None, help="comma-separated, e.g. cuda (default: cpu and cuda when present)")
+    ap.add_argument("--json", type=Path, default=None, help="also write every figure here as JSON")
     args = ap.parse_args()
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 0)) or os.cpu_count() or 1)
     frames, source = frames_for_bench(max(args.images, 50))
     print(f"metrics bench: {source}, torch {torch.__version__}, {os.cpu_count()} CPU cores, "
           f"cuda={'yes: ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no'}")
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = args.devices.split(",") if args.devices else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
         bench_device(device, frames[: args.images], args.clips, args.skip_slow)
-    bench_synthetic()
+    if not args.skip_synthetic:
+        bench_synthetic()
     print("FID: ours vs pytorch-fid on the same PNG files:")
-    bench_fid_vs_pytorch_fid(frames[: args.images], devices[-1])
+    ratio = bench_fid_vs_pytorch_fid(frames[: args.images], devices[-1])
+    if args.json:
+        args.json.write_text(json.dumps({"source": source, "devices": devices, "rates": RESULTS,
+                                         "fid_ours_over_pytorch_fid": round(ratio, 3), "loadavg": os.getloadavg()}, indent=1))
 
 
 if __name__ == "__main__":

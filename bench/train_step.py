@@ -1,106 +1,222 @@
-"""Training-step throughput of the EchoMimicV2 network against a plain diffusers step of the
-same shape (reference UNet forward + UNetMotionModel forward/backward, default processors),
-measured in the same process.
+"""The trainer's own training step against a plain diffusers step of the same shape, in one process.
 
-    python bench/train_step.py                           # tiny, 64x64, 8 frames, on this machine
-    python bench/train_step.py --preset sd15 --size 768 --frames 12 --bf16 --checkpointing   # GPU
+    python bench/train_step.py                                          # tiny, 64 px, 8 frames, this machine
+    python bench/train_step.py --preset sd15 --size 768 --frames 12 24 --json out.json  # a GPU
+    python bench/train_step.py --preset sd15 --size 768 --frames 12 --skip-plain train.channels_last=true
 
-Prints step time, achieved TFLOP/s (FLOPs counted by torch's FlopCounterMode for one step),
-peak memory, and our/plain step-time ratio.
+ours: harness.train.step.training_step, what the trainer runs: a batch -> frozen VAE encode ->
+reference and denoiser forward/backward -> PhD terms on decoded frames -> AdamW, with the config's
+speed options (the preset's defaults; `a.b=c` overrides as for `harness train`).
+plain: fresh diffusers UNets of the same shape with their default processors: reference UNet
+forward (no grad) + UNetMotionModel forward/backward on per-frame audio tokens, under the same
+autocast and diffusers' own gradient checkpointing (no VAE, no PhD, no optimiser step).
+
+Prints (and with --json writes) step time, FLOPs executed per step (torch FlopCounterMode, checkpoint
+recomputation included), TFLOP/s, MFU against a peak measured in this run (a large bf16 matmul on a
+GPU, fp32 on a CPU), peak memory, and whether the step fits (out of memory = fits false).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import json
+import os
 import resource
+import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from harness.config_load import load_dict
-from harness.model.build import build_model
-from harness.model.presets import PRESETS
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+from harness.config_load import load  # noqa: E402
+from harness.data.audio_features import audio_feature_shape  # noqa: E402
+from harness.model.build import build_model, fresh_unets  # noqa: E402
+from harness.model.presets import PRESETS  # noqa: E402
+from harness.train.conditions import Conditions  # noqa: E402
+from harness.train.objective import make_scheduler  # noqa: E402
+from harness.train.stages import apply_stage  # noqa: E402
+from harness.train.step import make_optimizer, training_step  # noqa: E402
 
 
-def make_inputs(preset, size: int, frames: int, batch: int, audio_dim: int, device):
-    h = size // preset.latent_factor
-    channels = 48 if preset.codec == "space_to_depth" else 4
-    return dict(
-        noisy_latents=torch.randn(batch, channels, frames, h, h, device=device),
-        timesteps=torch.randint(0, 1000, (batch,), device=device),
-        ref_latents=torch.randn(batch, channels, h, h, device=device),
-        audio=torch.randn(batch, frames, 50 if audio_dim == 384 else 10, audio_dim, device=device),
-        pose=torch.rand(batch, frames, 3, size, size, device=device),
-        audio_mask=(torch.rand(batch, frames, 1, size, size, device=device) > 0.5).float(),
-    )
-
-
-def ours_step(model, x):
-    v = model(**x)
-    F.mse_loss(v.float(), torch.zeros_like(v, dtype=torch.float32)).backward()
-
-
-def plain_step(model, x):
-    """The same UNets with diffusers' default attention: no bank, no mask, no pose."""
-    b = x["ref_latents"].shape[0]
-    with torch.no_grad():
-        model.reference_unet(x["ref_latents"], torch.zeros(b, dtype=torch.long, device=x["audio"].device), encoder_hidden_states=x["audio"][:, 0])
-    v = model.denoising_unet(x["noisy_latents"], x["timesteps"], encoder_hidden_states=x["audio"].flatten(0, 1)).sample
-    F.mse_loss(v.float(), torch.zeros_like(v, dtype=torch.float32)).backward()
-
-
-def timed(fn, model, x, steps: int, device, bf16: bool) -> tuple[float, float]:
-    """(seconds per step, FLOPs of one step)."""
-    ctx = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)  # noqa: E731
-    with ctx():
-        fn(model, x)  # warm-up
-    flops = FlopCounterMode(display=False)
-    with flops, ctx():
-        fn(model, x)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+def measured_peak_tflops(device: torch.device) -> tuple[float, str]:
+    """(TFLOP/s, dtype) of a large matmul: bf16 8192^3 on a GPU, fp32 1024^3 on a CPU."""
+    n, dtype = (8192, torch.bfloat16) if device.type == "cuda" else (1024, torch.float32)
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
+    for _ in range(3):
+        a @ b  # warm-up
+    iters = 20 if device.type == "cuda" else 5
+    _sync(device)
     t0 = time.perf_counter()
-    for _ in range(steps):
-        with ctx():
-            fn(model, x)
-        model.zero_grad(set_to_none=True)
+    for _ in range(iters):
+        a @ b
+    _sync(device)
+    return 2 * n**3 * iters / (time.perf_counter() - t0) / 1e12, str(dtype).removeprefix("torch.")
+
+
+def random_conditions(batch: int, frames: int, size: int, audio_shape: tuple[int, int], device: torch.device) -> Conditions:
+    """A batch shaped like the trainer's (harness/train/conditions.py): APDH lips-box audio mask, keypoints."""
+    g = torch.Generator().manual_seed(0)
+    mask = torch.zeros(batch, frames, 1, size, size)
+    mask[..., size // 4: size // 2, size // 3: 2 * size // 3] = 1.0
+    cond = Conditions(
+        frames=torch.rand(batch, frames, 3, size, size, generator=g) * 2 - 1,
+        reference=torch.rand(batch, 3, size, size, generator=g) * 2 - 1,
+        audio=torch.randn(batch, frames, *audio_shape, generator=g),
+        pose=torch.rand(batch, frames, 3, size, size, generator=g),
+        audio_mask=mask, loss_mask=None, keypoints=torch.rand(batch, frames, 133, 3, generator=g),
+        lips_boxes=torch.tensor([0.4, 0.3, 0.6, 0.4]).expand(batch, frames, 4).clone())
+    return Conditions(**{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in vars(cond).items()})
+
+
+def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / steps, flops.get_total_flops()
+
+
+def _peak_memory_gib(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # process peak RSS (KiB on Linux)
+
+
+def time_step(step: Callable[[], None], device: torch.device, steps: int, count_flops: bool) -> dict:
+    """Warm-up, one FLOP-counted step, then `steps` timed steps; out of memory -> fits false."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    try:
+        step()  # warm-up (allocator, kernels, compile)
+        flops = 0
+        if count_flops:
+            counter = FlopCounterMode(display=False)
+            with counter:
+                step()
+            flops = counter.get_total_flops()
+        _sync(device)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        _sync(device)
+        seconds = (time.perf_counter() - t0) / steps
+    except torch.OutOfMemoryError:
+        return {"fits": False, "error": "out of memory", "peak_memory_gib": round(_peak_memory_gib(device), 2)}
+    return {"fits": True, "step_s": seconds, "tflop_per_step": flops / 1e12 if count_flops else None,
+            "tflops": flops / seconds / 1e12 if count_flops else None, "peak_memory_gib": round(_peak_memory_gib(device), 2)}
+
+
+def plain_runner(cfg, device: torch.device, cond: Conditions) -> Callable[[], None]:
+    """The plain diffusers step (module docstring) on fresh UNets of cfg's preset shape."""
+    preset = PRESETS[cfg.model.preset]
+    channels = 48 if preset.codec == "space_to_depth" else 4
+    h = cfg.data.size // preset.latent_factor
+    with torch.device(device):  # initialise on the device: minutes less for sd15
+        reference, denoiser = fresh_unets(preset, channels, cond.audio.shape[-1], h)
+    if cfg.train.gradient_checkpointing:
+        reference.enable_gradient_checkpointing()
+        denoiser.enable_gradient_checkpointing()
+    b, f = cond.frames.shape[:2]
+    g = torch.Generator().manual_seed(0)
+    noisy = torch.randn(b, channels, f, h, h, generator=g).to(device)
+    ref_latents = torch.randn(b, channels, h, h, generator=g).to(device)
+    tokens = cond.audio.flatten(0, 1)  # (B*F, L, D)
+    bf16 = cfg.train.mixed_precision == "bf16"
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            with torch.no_grad():
+                reference(ref_latents, torch.zeros(b, dtype=torch.long, device=device), encoder_hidden_states=cond.audio[:, 0])
+            v = denoiser(noisy, torch.randint(0, 1000, (b,), device=device), encoder_hidden_states=tokens).sample
+        F.mse_loss(v.float(), torch.zeros_like(v, dtype=torch.float32)).backward()
+        denoiser.zero_grad(set_to_none=True)
+
+    return step
+
+
+def ours_runner(cfg, device: torch.device, cond: Conditions) -> Callable[[], None]:
+    """harness.train.step.training_step on the network, codec and optimiser the trainer builds."""
+    with torch.device(device):
+        model, codec = build_model(cfg, audio_dim=cond.audio.shape[-1])
+    model.to(device).train()
+    codec.to(device)
+    apply_stage(model, cfg.train.stage)
+    optimizer = make_optimizer(model, cfg)
+    scheduler = make_scheduler()
+    counter = iter(range(10**9))
+
+    def step() -> None:
+        training_step(model, codec, scheduler, optimizer, cond, cfg, torch.Generator().manual_seed(next(counter)))
+
+    return step
+
+
+def _options(cfg) -> dict:
+    t = cfg.train
+    return {"mixed_precision": t.mixed_precision, "gradient_checkpointing": t.gradient_checkpointing,
+            "attention": t.attention, "optimizer": t.optimizer, "channels_last": t.channels_last, "compile": t.compile,
+            "phd_decode_frames": cfg.loss.phd.decode_frames, "phd_decode_checkpointing": cfg.loss.phd.decode_checkpointing}
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Every figure for each of args.frames: {"device", ..., "by_frames": {"12": {"plain", "ours", ...}}}."""
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    peak, peak_dtype = measured_peak_tflops(device)
+    out = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else f"cpu ({os.cpu_count()} cores)",
+           "torch": torch.__version__, "threads": torch.get_num_threads(), "loadavg_start": os.getloadavg(),
+           "peak_tflops": round(peak, 3), "peak_dtype": peak_dtype, "overrides": args.overrides, "by_frames": {}}
+    for frames in args.frames:
+        out["by_frames"][str(frames)] = run_shape(args, frames, device, peak)
+    out["loadavg_end"] = os.getloadavg()
+    return out
+
+
+def run_shape(args: argparse.Namespace, frames: int, device: torch.device, peak: float) -> dict:
+    overrides = [f"model.preset={args.preset}", f"data.size={args.size}", f"data.frames={frames}",
+                 f"train.batch_size={args.batch}", "model.allow_random_init=true",
+                 f"model.audio_encoder={'whisper' if args.preset == 'sd15' else 'mel'}", *args.overrides]
+    cfg = load(None, overrides)
+    audio_shape = audio_feature_shape(cfg.model.audio_encoder)
+    cond = random_conditions(args.batch, frames, args.size, audio_shape, device)
+    out = {"shape": {"preset": args.preset, "size": args.size, "frames": frames, "batch": args.batch,
+                     "audio_tokens_per_frame": list(audio_shape)}, "options": _options(cfg)}
+    runners = ([] if args.skip_plain else [("plain", plain_runner)]) + [("ours", ours_runner)]
+    for name, make in runners:
+        try:
+            result = time_step(make(cfg, device, cond), device, args.steps, count_flops=not cfg.train.compile)
+        except torch.OutOfMemoryError:  # while building
+            result = {"fits": False, "error": "out of memory while building"}
+        if result.get("tflops") is not None:
+            result["mfu"] = round(result["tflops"] / peak, 4)
+        out[name] = result
+        gc.collect()  # the step closure (and its model) is gone: free its memory before the next runner
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        print(f"{frames} frames {name:6s} {json.dumps(result)}", file=sys.stderr)
+    if out.get("plain", {}).get("fits") and out["ours"].get("fits"):
+        out["ours_throughput_over_plain"] = round(out["plain"]["step_s"] / out["ours"]["step_s"], 3)
+    return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
     p.add_argument("--size", type=int, default=64)
-    p.add_argument("--frames", type=int, default=8)
-    p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--bf16", action="store_true")
-    p.add_argument("--checkpointing", action="store_true")
+    p.add_argument("--frames", type=int, nargs="+", default=[8], help="one or more clip lengths, e.g. 12 24")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--steps", type=int, default=3, help="timed steps after a warm-up and a FLOP-counted step")
+    p.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda when present")
+    p.add_argument("--skip-plain", action="store_true")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.add_argument("overrides", nargs="*", help="config overrides a.b.c=value (e.g. train.channels_last=true)")
     args = p.parse_args()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    audio_dim = 384 if args.preset == "sd15" else 80
-    cfg = load_dict({"model": {"preset": args.preset, "allow_random_init": True}, "data": {"size": args.size},
-                     "train": {"gradient_checkpointing": args.checkpointing}})
-    model, _ = build_model(cfg, audio_dim)
-    model.to(device).train()
-    x = make_inputs(PRESETS[args.preset], args.size, args.frames, args.batch, audio_dim, device)
-    print(f"device={device} preset={args.preset} size={args.size} frames={args.frames} batch={args.batch} "
-          f"bf16={args.bf16} checkpointing={args.checkpointing} threads={torch.get_num_threads()}")
-    results = {}
-    for name, fn in (("plain diffusers", plain_step), ("echomimicv2", ours_step)):
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        sec, flops = timed(fn, model, x, args.steps, device, args.bf16)
-        peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        results[name] = sec
-        print(f"{name:16s} step {sec * 1000:9.1f} ms   {flops / sec / 1e12:7.3f} TFLOP/s   "
-              f"{flops / 1e12:8.3f} TFLOP/step   peak {'GPU' if device.type == 'cuda' else 'RSS'} {peak:6.2f} GiB")
-    print(f"ratio echomimicv2/plain step time: {results['echomimicv2'] / results['plain diffusers']:.2f}")
+    out = run(args)
+    text = json.dumps(out, indent=1)
+    print(text)
+    if args.json:
+        args.json.write_text(text)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,28 @@ PRESET_BEHAVIOUR: dict[str, dict[tuple[str, str], str]] = {
 }
 
 
+# Speed and memory choices (harness/model/speed.py): the fast choice of each key a config does not set.
+# Each equals the plain path within the tolerance of tests/test_speed_options.py. channels_last and
+# compile stay off until bench/gpu.sh has measured them on a GPU (docs/benchmarks.md, "Training step").
+PRESET_SPEED: dict[str, dict[tuple[str, ...], str | bool]] = {
+    "sd15": {
+        ("train", "mixed_precision"): "bf16",  # tensor-core matmuls; bench/train_step.py measures it
+        ("train", "gradient_checkpointing"): True,  # 12 frames at 768 px do not fit without (issue 17)
+        ("train", "optimizer"): "adamw_fused",  # one kernel per step instead of a loop of foreach kernels
+        ("loss", "phd", "decode_checkpointing"): True,  # the VAE decoder's activations at 768 px are not kept
+    },
+}
+
+
 def apply_preset_behaviour(cfg: BaseModel, preset: str) -> None:
-    """Set every behaviour key of ``preset`` that the config did not set to the preset's choice (in place)."""
+    """Set every behaviour and speed key of ``preset`` that the config did not set to the preset's choice (in place)."""
     for (section, key), choice in PRESET_BEHAVIOUR.get(preset, {}).items():
         part = getattr(cfg, section)
         if key not in part.model_fields_set:
             setattr(part, key, choice)
+    for path, choice in PRESET_SPEED.get(preset, {}).items():
+        part = cfg
+        for name in path[:-1]:
+            part = getattr(part, name)
+        if path[-1] not in part.model_fields_set:
+            setattr(part, path[-1], choice)

@@ -26,8 +26,23 @@ class TrainConfig(Section):
     seed: int = Field(default=0, ge=0, description="numpy seeds are non-negative (data windows, rank streams)")
     checkpoint_every: int = Field(default=50, ge=1)
     log_every: int = Field(default=10, ge=1)
-    mixed_precision: Literal["no", "bf16"] = "no"
-    gradient_checkpointing: bool = False
+    # Speed and memory (harness/model/speed.py; each equals the plain path within a tolerance stated in
+    # tests/test_speed_options.py). sd15 takes the fast choice of each key a config does not set
+    # (config_presets.PRESET_SPEED); tiny keeps these plain defaults.
+    mixed_precision: Literal["no", "bf16"] = Field(default="no", description="bf16 autocast of the step; sd15 default: bf16")
+    gradient_checkpointing: bool = Field(
+        default=False, description="recompute activations in backward: both UNets and every motion module; sd15 default: true"
+    )
+    attention: Literal["sdpa", "manual"] = Field(
+        default="sdpa", description="every attention processor: fused scaled_dot_product_attention or manual softmax (plain path)"
+    )
+    optimizer: Literal["adamw", "adamw_fused"] = Field(
+        default="adamw",
+        description="AdamW (torch's foreach) or its fused kernel (same update); 8-bit AdamW is not offered "
+        "(bitsandbytes is not in requirements.lock); sd15 default: adamw_fused",
+    )
+    channels_last: bool = Field(default=False, description="NHWC 4D weights (UNets, pose encoder, VAE); unmeasured on GPU: off")
+    compile: bool = Field(default=False, description="torch.compile both UNets; unmeasured on GPU: off")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     drop_reference: float = Field(default=0.05, ge=0.0, le=1.0, description="CFG dropout of the reference")
     drop_audio: float = Field(default=0.05, ge=0.0, le=1.0)
@@ -104,6 +119,9 @@ class PhdConfig(Section):
     detail: PhdDetail = Field(default_factory=PhdDetail)
     low: PhdLow = Field(default_factory=PhdLow)
     decode_frames: int = Field(default=2, ge=1, description="frames decoded from x0_hat per sample")
+    decode_checkpointing: bool = Field(
+        default=False, description="recompute the decode in backward (VAE decoder activations not kept); sd15 default: true"
+    )
 
 
 class LossConfig(Section):

@@ -27,27 +27,44 @@ class AttentionState:
     ref_keep: (B,) bool; False drops the reference for that sample (CFG unconditional).
     audio_mask: (B*F, 1, H, W) in [0, 1] at latent resolution, or None for no mask.
     audio_scale: multiplies the audio cross-attention output (1.0 train, 3.0 release inference).
+    sdpa: fused scaled_dot_product_attention (True) or the manual softmax path (config train.attention).
     """
 
     bank: dict[str, torch.Tensor] = field(default_factory=dict)
     ref_keep: torch.Tensor | None = None
     audio_mask: torch.Tensor | None = None
     audio_scale: float = 1.0
+    sdpa: bool = True
 
     def clear(self) -> None:
         self.bank.clear()
         self.ref_keep = self.audio_mask = None
 
 
-def _attend(attn: Attention, query_in: torch.Tensor, kv_in: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Multi-head SDPA: query_in (B, Nq, C), kv_in (B, Nk, Ckv) -> (B, Nq, C) after to_out."""
+def _attend(attn: Attention, query_in: torch.Tensor, kv_in: torch.Tensor, mask: torch.Tensor | None,
+            sdpa: bool) -> torch.Tensor:
+    """Multi-head attention: query_in (B, Nq, C), kv_in (B, Nk, Ckv) -> (B, Nq, C) after to_out.
+
+    mask: bool (B, 1, 1, Nk) or None (True = attend). sdpa picks the kernel (train.attention).
+    """
     b = query_in.shape[0]
     q, k, v = attn.to_q(query_in), attn.to_k(kv_in), attn.to_v(kv_in)
     head_dim = k.shape[-1] // attn.heads
     q, k, v = (x.view(b, -1, attn.heads, head_dim).transpose(1, 2) for x in (q, k, v))  # (B, heads, N, d)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    if sdpa:  # flash / memory-efficient kernels on a GPU; the (Nq, Nk) scores are never stored
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    else:  # the plain path: the (B, heads, Nq, Nk) score matrix in memory
+        out = _manual_attention(q, k, v, mask)
     out = out.transpose(1, 2).reshape(b, -1, attn.heads * head_dim).to(q.dtype)
     return attn.to_out[1](attn.to_out[0](out))
+
+
+def _manual_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d)) v with a boolean mask: (B, h, Nq, d), (B, h, Nk, d) -> (B, h, Nq, d)."""
+    scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # (B, h, Nq, Nk)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return scores.softmax(dim=-1) @ v
 
 
 class ReferenceWriteProcessor:
@@ -58,7 +75,7 @@ class ReferenceWriteProcessor:
 
     def __call__(self, attn: Attention, hidden_states: torch.Tensor, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs) -> torch.Tensor:
         self.state.bank[self.name] = hidden_states  # (B, N, C)
-        return _attend(attn, hidden_states, hidden_states, None)
+        return _attend(attn, hidden_states, hidden_states, None, self.state.sdpa)
 
 
 class NoAudioProcessor:
@@ -76,7 +93,7 @@ class ReferenceReadProcessor:
 
     def __call__(self, attn: Attention, hidden_states: torch.Tensor, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs) -> torch.Tensor:
         if not self.state.bank:  # no reference at all (e.g. the bare denoiser in a unit test)
-            return _attend(attn, hidden_states, hidden_states, None)
+            return _attend(attn, hidden_states, hidden_states, None, self.state.sdpa)
         ref = self.state.bank[self.name]  # a KeyError here means the two UNets' layouts differ
         frames = hidden_states.shape[0] // ref.shape[0]
         ref = ref.repeat_interleave(frames, dim=0)  # (B*F, Nr, C)
@@ -86,7 +103,7 @@ class ReferenceReadProcessor:
             keep = self.state.ref_keep.repeat_interleave(frames).to(hidden_states.device)  # (B*F,)
             mask = torch.ones(kv.shape[0], 1, 1, kv.shape[1], dtype=torch.bool, device=kv.device)
             mask[:, :, :, hidden_states.shape[1] :] = keep[:, None, None, None]
-        return _attend(attn, hidden_states, kv, mask)
+        return _attend(attn, hidden_states, kv, mask, self.state.sdpa)
 
 
 class MaskedAudioProcessor:
@@ -96,7 +113,7 @@ class MaskedAudioProcessor:
         self.state = state
 
     def __call__(self, attn: Attention, hidden_states: torch.Tensor, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs) -> torch.Tensor:
-        out = _attend(attn, hidden_states, encoder_hidden_states, None) * self.state.audio_scale  # (B*F, N, C)
+        out = _attend(attn, hidden_states, encoder_hidden_states, None, self.state.sdpa) * self.state.audio_scale  # (B*F, N, C)
         mask = self.state.audio_mask
         if mask is None:
             return out

@@ -27,6 +27,7 @@ from harness.model.motion_init import prepare_motion_modules
 from harness.model.pose_encoder import PoseEncoder
 from harness.model.presets import PRESETS, ModelPreset
 from harness.model.release.init import load_init
+from harness.model.speed import apply_speed_options
 
 SD15_UNET_DIR = "sd-image-variations-diffusers/unet"
 SD15_VAE_DIR = "sd-vae-ft-mse"
@@ -45,9 +46,7 @@ def build_model(cfg: ExperimentConfig, audio_dim: int) -> tuple[EchoMimicV2, nn.
     else:
         reference, denoiser, codec = _sd15(cfg, preset, audio_dim)
         model = assemble(preset, reference, denoiser, cfg.model.motion_norm)
-    if cfg.train.gradient_checkpointing:
-        model.reference_unet.enable_gradient_checkpointing()
-        model.denoising_unet.enable_gradient_checkpointing()
+    apply_speed_options(model, codec, cfg.train)  # attention kernel, checkpointing, channels-last, compile
     return model, codec
 
 

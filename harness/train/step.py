@@ -1,11 +1,12 @@
-"""One training step's loss: L = L_v (masked for HPA portraits, min-SNR weighted when set) + PhD terms
-of each sample's band (masked alike)."""
+"""One training step: its loss L = L_v (masked for HPA portraits, min-SNR weighted when set) + PhD terms
+of each sample's band (masked alike), and the optimiser step the trainer and bench/train_step.py share."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from diffusers import DDIMScheduler
+from torch.utils.checkpoint import checkpoint
 
 from harness.config import ExperimentConfig
 from harness.model.echomimic import EchoMimicV2
@@ -24,10 +25,17 @@ def encode_clip(codec: torch.nn.Module, frames: torch.Tensor) -> torch.Tensor:
     return latents.unflatten(0, (b, f)).permute(0, 2, 1, 3, 4)
 
 
-def decode_frames(codec: torch.nn.Module, latents: torch.Tensor, frame_idx: torch.Tensor) -> torch.Tensor:
-    """(B, C, F, h, w) latents, chosen frames -> (B * len(frame_idx), 3, H, W) pixels."""
-    chosen = latents[:, :, frame_idx].permute(0, 2, 1, 3, 4)  # (B, n, C, h, w)
-    return codec.decode(chosen.flatten(0, 1))
+def decode_frames(codec: torch.nn.Module, latents: torch.Tensor, frame_idx: torch.Tensor,
+                  checkpointed: bool = False) -> torch.Tensor:
+    """(B, C, F, h, w) latents, chosen frames -> (B * len(frame_idx), 3, H, W) pixels.
+
+    checkpointed (loss.phd.decode_checkpointing): the decoder's activations are recomputed in
+    backward instead of kept; at 768 px the VAE decoder's activations are several GiB per frame.
+    """
+    chosen = latents[:, :, frame_idx].permute(0, 2, 1, 3, 4).flatten(0, 1)  # (B*n, C, h, w)
+    if checkpointed and torch.is_grad_enabled():
+        return checkpoint(codec.decode, chosen, use_reentrant=False)
+    return codec.decode(chosen)
 
 
 def per_sample_masked_mse(pred: torch.Tensor, target: torch.Tensor, valid_mask: torch.Tensor | None) -> torch.Tensor:
@@ -99,7 +107,7 @@ def compute_loss(
     x0_hat = x0_from_v(noised.noisy, v_pred, alphas)
     n = min(cfg.loss.phd.decode_frames, f)
     idx = torch.linspace(0, f - 1, n).round().long()
-    pred_px = decode_frames(codec, x0_hat, idx)  # (B*n, 3, H, W)
+    pred_px = decode_frames(codec, x0_hat, idx, cfg.loss.phd.decode_checkpointing)  # (B*n, 3, H, W)
     target_px = cond.frames[:, idx].flatten(0, 1)
     # HPA: the portrait padding is not penalised in pixel space either, (B*n, 1, H, W) or None.
     valid_px = None if cond.loss_mask is None else cond.loss_mask.repeat_interleave(n, dim=0)
@@ -111,3 +119,30 @@ def compute_loss(
     )
     total = loss_v + extra
     return total, {**logs, **terms, "loss": total.item()}
+
+
+def make_optimizer(model: torch.nn.Module, cfg: ExperimentConfig) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters; train.optimizer adamw_fused = torch's fused kernel (same update)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    fused = cfg.train.optimizer == "adamw_fused"  # one kernel per step instead of torch's foreach loop
+    return torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, fused=fused or None)
+
+
+def training_step(
+    model: EchoMimicV2,
+    codec: torch.nn.Module,
+    scheduler: DDIMScheduler,
+    optimizer: torch.optim.Optimizer,
+    cond: Conditions,
+    cfg: ExperimentConfig,
+    generator: torch.Generator,
+) -> dict[str, float]:
+    """One optimiser step on a batch (conditions on the model's device): loss under train.mixed_precision's
+    autocast, backward, AdamW. Returns the logged values of compute_loss."""
+    device_type = cond.frames.device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=cfg.train.mixed_precision == "bf16"):
+        loss, logs = compute_loss(model, codec, scheduler, cond, cfg, generator)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return logs

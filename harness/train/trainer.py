@@ -21,7 +21,7 @@ from harness.train.conditions import Conditions, build_conditions
 from harness.train.distributed import barrier, rank_generator, unwrap, world, wrap_data_parallel
 from harness.train.objective import make_scheduler
 from harness.train.stages import apply_stage
-from harness.train.step import compute_loss
+from harness.train.step import make_optimizer, training_step
 
 StepCallback = Callable[[int, dict[str, float]], None]
 """Called after every optimiser step with (step, logged values); the sweep wires it to MLflow/Ray."""
@@ -68,9 +68,7 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
     model.to(device).train()
     codec.to(device)
     apply_stage(model, cfg.train.stage)  # train.stage: what trains (ancestor stages 1/2); before the optimiser
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
-    )
+    optimizer = make_optimizer(model, cfg)  # train.optimizer (harness/train/step.py)
     start, ckpt = _resume(run_dir / "checkpoints", model, optimizer)
     model = wrap_data_parallel(model, device)
     batches = TrainingBatches(cfg)
@@ -83,11 +81,7 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
         generator = step_generator(cfg.train.seed, step) if rank == 0 else rank_generator(cfg.train.seed, step, rank)
         phase = apdh_phase_at(cfg.model.apdh, step, cfg.train.steps)
         cond = _to_device(build_conditions(batches.batch(step, rank), phase, cfg, generator), device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.mixed_precision == "bf16"):
-            loss, logs = compute_loss(model, codec, scheduler, cond, cfg, generator)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        logs = training_step(model, codec, scheduler, optimizer, cond, cfg, generator)  # bench/train_step.py times it
         logs.update(step_time_s=time.perf_counter() - t0, lr=cfg.train.lr)
         history.append({"step": step + 1, **logs})
         bar.set_postfix(loss=f"{logs['loss']:.4f}", phase=phase.name)

@@ -1,0 +1,56 @@
+"""bench/gpu.sh runs before a GPU sees it: its --dry mode (tiny shapes, CPU, this checkout's .venv) prints one
+JSON with every part's figures, and the script refuses bad arguments in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+GPU_SH = REPO / "bench" / "gpu.sh"
+
+
+def _run(*args: str, timeout: float) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(["bash", str(GPU_SH), *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
+
+
+@pytest.mark.slow
+def test_dry_mode_prints_every_figure_as_one_json(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = _run("--dry", "--out", str(out), timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result == json.loads(out.read_text())
+    assert result["dry"] is True and result["ok"] is True, result["parts"]
+    assert set(result["parts"]) == {"train_step", "train_channels_last", "metrics", "tiny_learns"}
+    assert all(not p["timed_out"] for p in result["parts"].values())
+    step = result["train_step"]
+    assert step["peak_dtype"] == "float32" and step["peak_tflops"] > 0
+    assert set(step["by_frames"]) == {"2", "4"}
+    for shape in step["by_frames"].values():
+        for runner in ("plain", "ours"):
+            figures = shape[runner]
+            assert figures["fits"] is True and figures["step_s"] > 0 and figures["tflop_per_step"] > 0
+            assert 0 < figures["mfu"] == pytest.approx(figures["tflops"] / step["peak_tflops"], rel=1e-2)
+            assert figures["peak_memory_gib"] > 0
+        assert shape["ours_throughput_over_plain"] == pytest.approx(shape["plain"]["step_s"] / shape["ours"]["step_s"], rel=1e-2)
+    assert result["train_channels_last"]["by_frames"]["2"]["options"]["channels_last"] is True
+    assert "plain" not in result["train_channels_last"]["by_frames"]["2"]
+    assert result["metrics"]["fid_ours_over_pytorch_fid"] > 0
+    assert {"FID Inception features (batch 50)", "FVD I3D 16x224x224 clips"} <= set(result["metrics"]["rates"])
+    learns = result["tiny_learns"]
+    assert learns["steps"] == 3 and learns["steps_per_s"] > 0 and "loss_falls" in learns
+    assert result["machine"]["torch"] and result["total_s"] > 0
+
+
+def test_bad_arguments_are_one_line():
+    proc = _run("--frobnicate", timeout=30)
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: bench/gpu.sh: unknown argument --frobnicate (see --help)"
+    proc = _run("--wheels", "/nonexistent-wheels-folder", timeout=30)
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: --wheels /nonexistent-wheels-folder: no such folder"
