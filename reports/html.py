@@ -30,6 +30,7 @@ ul.notes{font-size:0.85em;color:#444}
 figure{display:inline-block;margin:0.5em;vertical-align:top}
 figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:0.85em;color:#555}
+figure.panel img{image-rendering:pixelated}
 table.prov td{padding:0.15em 0.7em;font-family:ui-monospace,monospace;font-size:0.85em;vertical-align:top}
 table.prov td:first-child{font-family:inherit;color:#555}
 """
@@ -62,6 +63,11 @@ def image_tag(path: Path, alt: str) -> str:
     """An <img> with the PNG inlined as a data URI."""
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def panel_figure(path: Path, caption: str) -> str:
+    """The qualitative panel (reports/samples.py) as a figure; pixelated: enlarged frames stay sharp."""
+    return f'<figure class="panel">{image_tag(path, caption)}<figcaption>{html.escape(caption)}</figcaption></figure>'
 
 
 def provenance_table(prov: Provenance) -> str:
