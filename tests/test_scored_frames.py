@@ -32,6 +32,35 @@ def decoded(path: Path) -> tuple[np.ndarray, dict]:
     return read_video(path)[0], info
 
 
+def test_scored_folder_is_a_clip_that_harness_eval_reads_bit_for_bit(tmp_path: Path) -> None:
+    """write_scored's layout is a clip folder: metrics/clips.py finds it by id, with its fps and exact frames;
+    evaluate() records the stored paths in every result."""
+    from types import SimpleNamespace
+
+    from harness.trial_pipeline import scored_name, write_scored
+    from metrics.clips import find_clips
+    from metrics.evaluate import evaluate
+
+    rng = np.random.default_rng(3)
+    clips = {f"c{i}": SimpleNamespace(frames=rng.integers(0, 256, (6, 16, 16, 3), dtype=np.uint8), fps=12.5)
+             for i in range(2)}
+    folders = write_scored(tmp_path / Artifacts.SCORED, clips)
+    assert [f.name for f in folders] == ["c0", "c1"]
+    found = find_clips(tmp_path / Artifacts.SCORED)
+    for cid, g in clips.items():
+        frames, fps = found[cid].load_frames()
+        np.testing.assert_array_equal(frames, g.frames)
+        assert fps == 12.5 and found[cid].load_audio() is None  # audio comes from the ground truth
+    names = [scored_name(c) for c in clips]
+    assert names == ["scored/c0/frames", "scored/c1/frames"]
+    results = evaluate([g.frames for g in clips.values()], [g.frames for g in clips.values()], wanted=["ssim", "psnr"],
+                       clip_ids=list(clips), scored_frames=names)
+    assert [r.parameters["scored_frames"] for r in results] == [names, names]
+    assert results[0].value == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="scored_frames has 1 entries"):
+        evaluate([g.frames for g in clips.values()], wanted=["ssim"], scored_frames=names[:1])
+
+
 @pytest.mark.slow
 def test_stored_frames_reproduce_the_logged_metrics(tmp_path: Path, run_cli) -> None:
     runs = tmp_path / "runs"
