@@ -52,6 +52,13 @@ class Panel:
                 f"(lossless) frames of each variant." + "".join(f" {n}" for n in self.notes))
 
 
+def unreadable() -> tuple[type[Exception], ...]:
+    """What reading a logged artifact can raise (mlflow imported late: it is slow to import)."""
+    from mlflow.exceptions import MlflowException
+
+    return HarnessError, OSError, MlflowException
+
+
 def first_seed_runs(sweep: Sweep) -> dict[str, tuple[str, int]]:
     """{variant: (run id, seed)} of each variant's first finished seed, in the sweep's variant order."""
     done = sweep.trials[(sweep.trials["run_id"] != "") & (sweep.trials["status"] == "FINISHED")]
@@ -62,8 +69,12 @@ def first_seed_runs(sweep: Sweep) -> dict[str, tuple[str, int]]:
 
 
 def scored_clips(store: Store, run_id: str) -> list[str]:
-    """Clip ids whose scored frames a trial run logged (sorted)."""
-    return sorted(Path(a.path).name for a in store.client.list_artifacts(run_id, Artifacts.SCORED) if a.is_dir)
+    """Clip ids whose scored frames a trial run logged (sorted; none when its artifacts cannot be listed)."""
+    try:
+        listed = store.client.list_artifacts(run_id, Artifacts.SCORED)
+    except unreadable():  # an artifact store this machine cannot reach: no row, not a failed report
+        return []
+    return sorted(Path(a.path).name for a in listed if a.is_dir)
 
 
 def fetch_scored(store: Store, run_id: str, clip: str, dst: Path) -> np.ndarray:
@@ -150,7 +161,7 @@ def qualitative_panel(store: Store, sweep: Sweep, cfg: ExperimentConfig, out: Pa
         for v in shown:
             try:
                 preds[v] = fetch_scored(store, runs[v][0], clip, Path(tmp) / v)
-            except HarnessError as exc:  # a damaged artifact costs its row, not the report
+            except unreadable() as exc:  # a damaged or unreachable artifact costs its row, not the report
                 notes.append(f"{variant_label(v)} left out: {exc}.")
     shown = [v for v in shown if v in preds]
     if not shown:

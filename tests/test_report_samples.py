@@ -139,3 +139,25 @@ def test_dataset_of_another_sweep_leaves_truth_out(sweep, tmp_path: Path) -> Non
     panel = qualitative_panel(store, load_sweep(store), moved, tmp_path / "out")
     assert panel is not None and panel.rows == ["Full model", "w/o APDH", "w/o L_pose"]
     assert "is not the one the sweep ran on" in panel.caption()
+
+
+def test_unreadable_frames_cost_their_row_not_the_report(sweep, tmp_path: Path, monkeypatch) -> None:
+    import reports.samples as samples
+    from harness.errors import HarnessError
+    from reports.query import load_sweep, open_store
+
+    cfg, _, _ = sweep
+    store = open_store(cfg)
+    data = load_sweep(store)
+    damaged = samples.first_seed_runs(data)["wo_apdh"][0]
+    fetch = samples.fetch_scored
+
+    def fetch_or_fail(store, run_id, clip, dst):
+        if run_id == damaged:
+            raise HarnessError(f"{dst}: unreadable PNG frame")
+        return fetch(store, run_id, clip, dst)
+
+    monkeypatch.setattr(samples, "fetch_scored", fetch_or_fail)
+    panel = samples.qualitative_panel(store, data, cfg, tmp_path)
+    assert panel is not None and panel.rows == ["reference", "ground truth", "Full model", "w/o L_pose"]
+    assert "w/o APDH left out:" in panel.caption() and "unreadable PNG frame" in panel.caption()
