@@ -161,3 +161,14 @@ def test_unreadable_frames_cost_their_row_not_the_report(sweep, tmp_path: Path, 
     panel = samples.qualitative_panel(store, data, cfg, tmp_path)
     assert panel is not None and panel.rows == ["reference", "ground truth", "Full model", "w/o L_pose"]
     assert "w/o APDH left out:" in panel.caption() and "unreadable PNG frame" in panel.caption()
+
+
+def test_harness_report_writes_the_panel(sweep, run_cli, tmp_path: Path) -> None:
+    from reports.samples import PANEL_PNG
+
+    cfg, _, dataset = sweep
+    out = tmp_path / "report"
+    proc = run_cli("report", EXPERIMENTS / "smoke.yaml", f"paths.runs={cfg.paths.runs}", *OVERRIDES,
+                   f"data.root={dataset}", "--format", "html", "--out", out, "--paper-csv", "none")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (out / PANEL_PNG).is_file() and "Qualitative samples" in (out / "index.html").read_text(encoding="utf-8")
