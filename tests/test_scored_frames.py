@@ -5,12 +5,14 @@ the side-by-side video is a browser-playable H.264 mp4 with the prediction in it
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from harness.runs.schema import Artifacts
+from tests.chromium import FLAGS, chromium  # noqa: F401  (chromium is a fixture)
 from tests.mlflow_server import migrated_store, mlflow_server
 from tests.test_media import top_level_boxes
 from tests.test_sweep import split_runs, tiny_args
@@ -59,6 +61,29 @@ def test_scored_folder_is_a_clip_that_harness_eval_reads_bit_for_bit(tmp_path: P
     assert results[0].value == pytest.approx(1.0)
     with pytest.raises(ValueError, match="scored_frames has 1 entries"):
         evaluate([g.frames for g in clips.values()], wanted=["ssim"], scored_frames=names[:1])
+
+
+def test_side_by_side_video_plays_in_chromium(tmp_path: Path, chromium: str) -> None:  # noqa: F811
+    """The trial's side-by-side writer: Chromium's <video> loads it at its size and length (MLflow's artifact view)."""
+    from types import SimpleNamespace
+
+    from harness.trial_pipeline import _write_side_by_side
+
+    rng = np.random.default_rng(4)
+    clip = SimpleNamespace(frames=rng.integers(0, 256, (24, 32, 32, 3), dtype=np.uint8),
+                           target=rng.integers(0, 256, (24, 32, 32, 3), dtype=np.uint8),
+                           audio=np.zeros(16000, np.float32), sample_rate=16000, fps=24.0)
+    (video,) = _write_side_by_side(tmp_path / Artifacts.SIDE_BY_SIDE, {"c0": clip})
+    page = tmp_path / "play.html"
+    page.write_text(f'<!DOCTYPE html><html><body><video id="v" src="{video.as_uri()}" muted preload="auto"></video>'
+                    '<p id="s">waiting</p><script>const v = document.getElementById("v"), s = document.getElementById("s");'
+                    'v.addEventListener("loadeddata", () => { s.textContent = `loaded ${v.videoWidth}x${v.videoHeight} '
+                    '${v.duration.toFixed(1)}`; });'
+                    'v.addEventListener("error", () => { s.textContent = `error ${v.error && v.error.code}`; });'
+                    '</script></body></html>')
+    done = subprocess.run([chromium, *FLAGS, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert '<p id="s">loaded 384x148 1.0</p>' in done.stdout, done.stdout[-500:]  # 3 x 32 px x4, 20 px labels + 128
 
 
 @pytest.mark.slow
