@@ -57,3 +57,7 @@ def test_sweep_trial_on_two_data_parallel_workers_retried_from_its_checkpoint(tm
     assert run.info.status == "FINISHED" and {"ssim", "psnr"} <= set(run.data.metrics)
     assert run.data.tags["attempts"] == "2" and run.data.tags["resumed_from_step"] == "2"  # retried from its checkpoint
     assert loss_steps(tmp_path, run.info.run_id) == [1, 2, 3, 3, 4]  # rank 0's curve, forwarded to Tune
+    from mlflow.tracking import MlflowClient  # rank 0's outcome carries every output to the artifacts
+
+    logged = {a.path for a in MlflowClient(f"sqlite:///{tmp_path}/mlflow.db").list_artifacts(run.info.run_id)}
+    assert {"samples", "scored", "side_by_side", "metrics.json"} <= logged
