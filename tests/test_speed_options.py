@@ -208,3 +208,17 @@ def test_sd15_defaults_are_the_fast_choices_and_tiny_keeps_the_plain_path():
     assert not tiny.loss.phd.decode_checkpointing
     own = load(None, ["model.preset=sd15", "train.mixed_precision='no'", "loss.phd.decode_checkpointing=false"])
     assert own.train.mixed_precision == "no" and not own.loss.phd.decode_checkpointing and own.train.gradient_checkpointing
+
+
+def test_build_model_applies_the_configured_options():
+    """The trainer's and sampler's build_model goes through apply_speed_options."""
+    from harness.model.build import build_model
+
+    cfg = load(None, ["train.gradient_checkpointing=true", "train.attention=manual", "train.channels_last=true"])
+    model, _ = build_model(cfg, audio_dim=80)
+    assert any(isinstance(m, CheckpointedMotionModule) for m in model.denoising_unet.modules())
+    assert model.state.sdpa is False and model.reference_unet.is_gradient_checkpointing
+    assert model.denoising_unet.conv_in.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    plain, _ = build_model(load(None, []), audio_dim=80)
+    assert not any(isinstance(m, CheckpointedMotionModule) for m in plain.denoising_unet.modules())
+    assert plain.state.sdpa is True and not plain.reference_unet.is_gradient_checkpointing
