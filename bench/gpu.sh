@@ -70,10 +70,10 @@ if [ "$DRY" = 1 ]; then  # the same scripts at tiny shapes on the CPU
   part metrics 120 "$PY" bench/metrics_bench.py --devices cpu --images 16 --clips 1 --skip-slow --skip-synthetic
   part tiny_learns 120 "$PY" bench/tiny_learns.py --device cpu --steps 3 --no-samples
 else  # 470 s of limits in all: within 8 minutes with start-up
-  part train_step 200 "$PY" bench/train_step.py --device cuda --preset sd15 --size 768 --frames 12 24 --steps 3
+  part train_step 190 "$PY" bench/train_step.py --device cuda --preset sd15 --size 768 --frames 12 24 --steps 3
   part train_channels_last 50 "$PY" bench/train_step.py --device cuda --preset sd15 --size 768 --frames 12 --steps 2 --skip-plain train.channels_last=true
-  part train_compile 100 "$PY" bench/train_step.py --device cuda --preset sd15 --size 768 --frames 12 --steps 2 --skip-plain train.compile=true
-  part metrics 60 "$PY" bench/metrics_bench.py --devices cuda --images 256 --clips 4 --skip-slow --skip-synthetic
+  part train_compile 90 "$PY" bench/train_step.py --device cuda --preset sd15 --size 768 --frames 12 --steps 2 --skip-plain train.compile=true
+  part metrics 80 "$PY" bench/metrics_bench.py --devices cuda --images 1024 --clips 4 --skip-slow --skip-synthetic
   part tiny_learns 60 "$PY" bench/tiny_learns.py --device cuda --steps 400
 fi
 

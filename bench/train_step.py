@@ -49,7 +49,7 @@ def measured_peak_tflops(device: torch.device) -> tuple[float, str]:
     a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
     for _ in range(3):
         a @ b  # warm-up
-    iters = 20 if device.type == "cuda" else 5
+    iters = 50 if device.type == "cuda" else 5
     _sync(device)
     t0 = time.perf_counter()
     for _ in range(iters):
