@@ -101,6 +101,12 @@ class TrackingConfig(Section):
     experiment: str | None = Field(default=None, description="default: the experiment name")
     outage_limit_s: float = Field(default=120.0, gt=0, description="a tracking server that does not answer "
                                   "for this long stops the sweep (shorter outages are waited out)")
+    # issue 16: a trial's final checkpoint in the run record. "uri": only its file URI (the demo stays
+    # small; a cluster's shared storage keeps the file); "artifact": the file itself, logged under checkpoint/
+    checkpoints: Literal["uri", "artifact"] = Field(default="uri", description="uri: record the final "
+                                                    "checkpoint's URI; artifact: log the file to MLflow")
+    system_metrics_s: float = Field(default=5.0, ge=0, description="sampling interval of MLflow's system "
+                                    "metrics on each trial run (the driver's node); 0 turns them off")
 
 
 class PathsConfig(Section):

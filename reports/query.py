@@ -3,8 +3,9 @@
 Reads only; never creates an experiment or a run. The layout it reads is the run record
 harness/runs/schema.py names (written by harness/runs/tracker.py and the sweep and tune
 callbacks): a parent run per sweep (``Role.SWEEP``: ``SweepTags``), a child run per trial
-(``Role.TRIAL``: ``TrialTags``), final metrics with ``MetricTags`` (backend, exact, missing),
-curves (``Curves``), an error tag on FAILED runs, and the trial's records (``TrialParams``).
+(``Role.TRIAL``: ``TrialTags``), final metrics with their provenance (backend, exact, missing: the
+``Artifacts.PROVENANCE`` JSON; a store written before it: ``MetricTags``), curves (``Curves``), an
+error tag on FAILED runs, and the trial's records (``TrialParams``).
 Trials of the sweep's grid that have no run are rows with status ``NOT RUN``, so a report
 shows them instead of dropping them. A tuning study (``Role.STUDY``, a child run per Optuna
 trial with its number, outcome and Optuna's verdict) is read by ``read_study``.
@@ -22,8 +23,8 @@ import pandas as pd
 
 from harness.config import ExperimentConfig
 from harness.errors import HarnessError
-from harness.runs.schema import (ROLE, Curves, MetricTags, Role, StudyTags, SweepTags, TrialParams, TrialTags,
-                                 parent_filter, role_filter, split_trial_key, trial_key)
+from harness.runs.schema import (ROLE, Artifacts, Curves, MetricTags, Role, StudyTags, SweepTags, TrialParams,
+                                 TrialTags, parent_filter, role_filter, split_trial_key, trial_key)
 from harness.runs.store import REMOTE_SCHEMES, SQLITE_PREFIX, check_server, experiment_name, tracking_uri
 
 SWEEP_FILTER = role_filter(Role.SWEEP)
@@ -130,7 +131,7 @@ def load_sweep(store: Store, selector: str | None = None) -> Sweep:
     rows: dict[str, dict[str, Any]] = {}
     params: dict[str, dict[str, str]] = {}
     for run in children:  # ascending start time: a duplicate trial_key keeps the newest run
-        row = trial_row(run)
+        row = trial_row(run, metric_provenance(store, run))
         rows[row["trial_key"]] = row
         params[run.info.run_id] = dict(run.data.params)
     tags = dict(parent.data.tags)
@@ -141,8 +142,30 @@ def load_sweep(store: Store, selector: str | None = None) -> Sweep:
                  tags, query, frame, params)
 
 
-def trial_row(run: Any) -> dict[str, Any]:
-    """One child run as a flat dict: identity, status, error, and per metric value/backend/exact/missing."""
+def metric_provenance(store: Store, run: Any) -> dict[str, dict[str, Any]]:
+    """{metric: {"backend", "exact", "missing"}} of a run's final metrics: its provenance artifact, or (a
+    store written before it) its per-metric tags; {} when it has neither (failed before evaluating)."""
+    tags = run.data.tags
+    if TrialTags.PROVENANCE in tags:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="harness-prov-") as tmp:
+            try:
+                path = store.client.download_artifacts(run.info.run_id, Artifacts.PROVENANCE, tmp)
+                return json.loads(Path(path).read_text())
+            except Exception as exc:  # noqa: BLE001  a missing or unreadable artifact: one line naming the run
+                raise HarnessError(f"run {run.info.run_id}: cannot read its {Artifacts.PROVENANCE} "
+                                   f"({exc.__class__.__name__}: {exc})") from None
+    found = {}
+    for metric in (t.removesuffix(MetricTags.BACKEND) for t in tags if t.endswith(MetricTags.BACKEND)):
+        found[metric] = {"backend": tags[MetricTags.backend(metric)], "exact": tags.get(MetricTags.exact(metric)) == "true",
+                         "missing": tags.get(MetricTags.missing(metric), "")}
+    return found
+
+
+def trial_row(run: Any, provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One child run as a flat dict: identity, status, error, and per metric value/backend/exact/missing
+    (provenance: metric_provenance's record of the run)."""
     tags, values = run.data.tags, run.data.metrics
     key = tags[TrialTags.TRIAL_KEY]
     variant, seed_text = split_trial_key(key)
@@ -153,13 +176,13 @@ def trial_row(run: Any) -> dict[str, Any]:
         "start_time": int(run.info.start_time or 0), "git_commit": tags.get(TrialTags.GIT_COMMIT, ""),
         "config_hash": tags.get(TrialTags.CONFIG_HASH, ""), "dataset_hash": tags.get(TrialTags.DATASET_HASH, ""),
     }
-    # frame columns <metric>_backend/_exact/_missing mirror the tags (the report's own names)
-    for metric in sorted(t.removesuffix(MetricTags.BACKEND) for t in tags if t.endswith(MetricTags.BACKEND)):
-        value = values.get(metric)
+    # frame columns <metric>_backend/_exact/_missing (the report's own names)
+    for metric in sorted(provenance):
+        value, item = values.get(metric), provenance[metric]
         row[metric] = float(value) if value is not None and math.isfinite(value) else math.nan
-        row[f"{metric}_backend"] = tags[MetricTags.backend(metric)]
-        row[f"{metric}_exact"] = tags.get(MetricTags.exact(metric)) == "true"
-        row[f"{metric}_missing"] = tags.get(MetricTags.missing(metric), "")
+        row[f"{metric}_backend"] = item["backend"]
+        row[f"{metric}_exact"] = bool(item["exact"])
+        row[f"{metric}_missing"] = item.get("missing") or ""
     return row
 
 
@@ -298,14 +321,14 @@ def read_study(store: Store, fallback: list[tuple[str, str]], selector: str | No
     query = parent_filter(study.info.run_id)
     rows, params = [], {}
     for index, run in enumerate(search_all(store, query, order_by=["attributes.start_time ASC"])):
-        tags = run.data.tags
+        tags, prov = run.data.tags, metric_provenance(store, run)
         row = {"number": int(tags.get(TrialTags.TRIAL_NUMBER, index)),
                "state": tags.get(TrialTags.OUTCOME, run.info.status),
                "run_id": run.info.run_id, "trial_key": tags.get(TrialTags.TRIAL_KEY, run.info.run_name or ""),
                "status": run.info.status, **{k: tags.get(k, "") for k in VERDICT_TAGS}}
         for metric, _ in objectives:
             row[metric] = float(run.data.metrics.get(metric, math.nan))
-            row[f"{metric}_missing"] = tags.get(MetricTags.missing(metric), "")
+            row[f"{metric}_missing"] = prov.get(metric, {}).get("missing") or ""
         rows.append(row)
         params[run.info.run_id] = dict(run.data.params)
     columns = STUDY_COLUMNS + [c for m, _ in objectives for c in (m, f"{m}_missing")]
@@ -318,3 +341,9 @@ def load_study(store: Store, fallback: list[tuple[str, str]],
     """(parent run, trials frame, objectives) of read_study, or None: what the study plots need."""
     study = read_study(store, fallback, selector)
     return None if study is None else (study.run, study.trials, study.objectives)
+
+
+def log_report(store: Store, run_id: str, folder: Path) -> None:
+    """Attach a written report (HTML, tables, figures) to its sweep's or study's parent run, under
+    ``Artifacts.REPORT``/ (the parent run's artifacts then hold what `harness report` wrote)."""
+    store.client.log_artifacts(run_id, str(folder), artifact_path=Artifacts.REPORT)

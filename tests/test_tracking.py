@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.config_load import load_dict
-from harness.runs.record import flatten, trial_params
+from harness.runs.record import flatten, provenance, provenance_tag, trial_params, varying_keys
 from harness.runs.schema import trial_key
 from harness.runs.store import tracking_uri
 from harness.runs.tracker import Tracker
@@ -31,10 +31,24 @@ def test_flatten_dotted_keys_and_json_values() -> None:
     assert flat == {"a.b": "1", "a.c": "[1, 2]", "a.d": "x", "a.e": "null", "a.f": "{}"}
 
 
-def test_trial_params_leave_out_sweep_variants(tmp_path: Path) -> None:
-    params = trial_params(_cfg(tmp_path, sweep={"variants": {"full": {}, "x": {"train": {"lr": 0.1}}}}))
-    assert params["train.lr"] == "0.0001" and params["loss.phd.pose.enabled"] == "true"
-    assert not any(k.startswith("sweep.variants") for k in params)
+def test_trial_params_are_the_switches_settings_and_varying_keys(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, sweep={"variants": {"full": {}, "x": {"train": {"lr": 0.1}, "loss": {"phd": {"low": {
+        "weight": 0.5}}}}}}, loss={"phd": {"pose": {"enabled": False}}})
+    params = trial_params(cfg, varying_keys(cfg.sweep.variants.values()))
+    assert params["train.lr"] == "0.0001" and params["loss.phd.low.weight"] == str(cfg.loss.phd.low.weight)
+    assert (params["phd_pose"], params["phd_low"], params["apdh"], params["hpa"]) == ("false", "true", "true", "true")
+    assert params["seed"] == "0" and params["train.steps"] == str(cfg.train.steps)
+    assert not any(k.startswith(("sweep.", "tune.", "paths.", "tracking.")) for k in params)
+    assert len(params) < 25  # the resolved config has ~100 keys; config.yaml holds them
+
+
+def test_provenance_record_and_compact_tag() -> None:
+    results = [{"key": "fid", "value": 4.0, "backend": "fid-helper/offline", "exact": False},
+               {"key": "ssim", "value": 0.8, "backend": "scikit-image/reference", "exact": True},
+               {"key": "sync_c", "value": None, "backend": "syncnet/synthetic", "exact": False, "note": "no weights"}]
+    record = provenance(results)
+    assert list(record) == ["fid", "ssim", "sync_c"] and record["sync_c"]["missing"] == "no weights"
+    assert provenance_tag(record) == "fid:offline ssim:reference sync_c:missing"
 
 
 def test_default_uri_is_sqlite_in_runs(tmp_path: Path) -> None:
@@ -50,7 +64,7 @@ def test_parent_child_resume_and_failure_on_sqlite(tmp_path: Path, sqlite_templa
     tracker.log_metrics(child, {"loss": 0.5, "lr": 1e-4, "phase": "x"}, step=1)
     results = [{"key": "ssim", "value": 0.8, "backend": "scikit-image", "exact": True},
                {"key": "sync_c", "value": None, "backend": "unavailable", "exact": False, "note": "no weights"}]
-    tracker.log_results(child, results, step=2)
+    tracker.log_results(child, results)
     (tmp_path / "art").mkdir()
     (tmp_path / "art" / "metrics.json").write_text(json.dumps(results))
     tracker.log_artifacts(child, tmp_path / "art")
@@ -66,12 +80,19 @@ def test_parent_child_resume_and_failure_on_sqlite(tmp_path: Path, sqlite_templa
     assert set(runs) == {"full-s0", "wo_hpa-s0"}
     done = runs["full-s0"]
     assert done.info.status == "FINISHED" and done.data.metrics == {"loss": 0.5, "lr": 1e-4, "ssim": 0.8}
-    assert done.data.tags["ssim_backend"] == "scikit-image" and done.data.tags["ssim_exact"] == "true"
-    assert done.data.tags["sync_c_missing"] == "no weights" and done.data.tags["variant"] == "full"
-    assert done.data.params["train.seed"] == "0"
+    assert [(m.step, m.value) for m in again.client.get_metric_history(child, "ssim")] == [(0, 0.8)]  # one point
+    assert done.data.tags["provenance"] == "ssim:reference sync_c:missing" and done.data.tags["variant"] == "full"
+    assert not any(k.endswith(("_backend", "_exact", "_missing")) for k in done.data.tags)
+    assert done.data.params["seed"] == "0" and done.data.params["hpa"] == "true"
     assert runs["wo_hpa-s0"].info.status == "FAILED" and runs["wo_hpa-s0"].data.tags["error"] == "RuntimeError: boom"
     artifacts = [a.path for a in again.client.list_artifacts(child)]
-    assert artifacts == ["metrics.json"]
+    assert artifacts == ["config.yaml", "metrics.json", "provenance.json"]
+    record = json.loads((tmp_path / "mlartifacts" / "trk" / child / "artifacts" / "provenance.json").read_text())
+    assert record == json.loads(json.dumps(provenance(results)))
+    assert load_dict(__import__("yaml").safe_load(
+        (tmp_path / "mlartifacts" / "trk" / child / "artifacts" / "config.yaml").read_text())) == cfg
+    inputs = again.client.get_run(child).inputs.dataset_inputs
+    assert len(inputs) == 1 and inputs[0].dataset.source_type == "local"
     assert (tmp_path / "mlartifacts" / "trk").is_dir() and not (Path.cwd() / "mlruns").exists()
 
 

@@ -1,6 +1,10 @@
-"""What a trial records besides its metrics: its resolved config as params, one tag per ablation
-switch, the model.init provenance, and the records reports draw from (APDH schedule in steps,
-config diff, tuned values), so reports read MLflow only.
+"""What a trial records besides its metrics: a few params (variant, seed, ablation switches, the config
+keys that differ between trials, KEY_SETTINGS), the model.init provenance, the records reports draw
+from (APDH schedule in steps, config diff, tuned values), and the final metrics' provenance, so
+reports read MLflow only. The whole resolved config goes to the run as the config.yaml artifact.
+
+Why few params: the runs table and the compare view list every param; 80 of them hid the few that
+tell the trials apart. A reader that needs any other key reads config.yaml.
 """
 
 from __future__ import annotations
@@ -10,7 +14,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from harness.config import ExperimentConfig
-from harness.runs.schema import MAX_PARAM_CHARS, SKIPPED_PARAM_PREFIXES, TrialParams, TrialTags
+from harness.runs.schema import MAX_PARAM_CHARS, TrialParams
+
+# settings a reader of one run needs beside the switches (what was trained, how long, on what, scored how)
+KEY_SETTINGS = ("model.preset", "data.source", "data.size", "data.frames", "train.steps", "train.batch_size",
+                "train.lr", "eval.backend", "eval.test_clips", "eval.metrics")
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -27,23 +35,72 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
-def trial_params(cfg: ExperimentConfig) -> dict[str, str]:
-    """The trial's resolved config as MLflow params (sweep-level keys left out, values capped)."""
-    flat = flatten(cfg.to_dict())
-    return {k: v[:MAX_PARAM_CHARS] for k, v in flat.items() if not k.startswith(SKIPPED_PARAM_PREFIXES)}
-
-
-def switch_tags(cfg: ExperimentConfig) -> dict[str, str]:
-    """One tag per ablation switch, so the compare view shows the ablation at a glance."""
+def switch_params(cfg: ExperimentConfig) -> dict[str, str]:
+    """One param per ablation switch, so the runs table and the compare view show the ablation at a glance."""
     phd = cfg.loss.phd
     return {
-        TrialTags.APDH: str(cfg.model.apdh.enabled).lower(),
-        TrialTags.APDH_DROP_PHASES: ",".join(cfg.model.apdh.drop_phases) or "none",
-        TrialTags.HPA: str(cfg.data.hpa.enabled).lower(),
-        TrialTags.PHD_POSE: str(phd.pose.enabled).lower(),
-        TrialTags.PHD_DETAIL: str(phd.detail.enabled).lower(),
-        TrialTags.PHD_LOW: str(phd.low.enabled).lower(),
+        TrialParams.APDH: str(cfg.model.apdh.enabled).lower(),
+        TrialParams.APDH_DROP_PHASES: ",".join(cfg.model.apdh.drop_phases) or "none",
+        TrialParams.HPA: str(cfg.data.hpa.enabled).lower(),
+        TrialParams.PHD_POSE: str(phd.pose.enabled).lower(),
+        TrialParams.PHD_DETAIL: str(phd.detail.enabled).lower(),
+        TrialParams.PHD_LOW: str(phd.low.enabled).lower(),
     }
+
+
+def varying_keys(diffs: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The dotted config keys any of the variants' diffs changes (first-seen order)."""
+    keys: dict[str, None] = {}
+    for diff in diffs:
+        keys.update(dict.fromkeys(flatten(diff)))
+    return list(keys)
+
+
+def trial_params(cfg: ExperimentConfig, varying: Iterable[str] = ()) -> dict[str, str]:
+    """A trial's params: seed, the switches, KEY_SETTINGS and the `varying` config keys (values capped).
+
+    A varying key that is not a leaf of the config (a list entry, a sub-tree) is left out here: the
+    variant's diff param and config.yaml hold it."""
+    flat = flatten(cfg.to_dict())
+    keys = [*KEY_SETTINGS, *varying]
+    params = {TrialParams.SEED: str(cfg.train.seed), **switch_params(cfg)}
+    params.update({k: flat[k][:MAX_PARAM_CHARS] for k in keys if k in flat})
+    return params
+
+
+def config_values(cfg: ExperimentConfig, keys: Iterable[str]) -> dict[str, Any]:
+    """{dotted config key: its value in cfg}; a list of named entries is addressed by name (phases.<name>.end)."""
+    tree = cfg.to_dict()
+    values = {}
+    for key in keys:
+        node: Any = tree
+        for part in key.split("."):
+            node = next(item for item in node if item["name"] == part) if isinstance(node, list) else node[part]
+        values[key] = node
+    return values
+
+
+def provenance(results: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The ``Artifacts.PROVENANCE`` record: per final metric its value, backend, exactness, why it is
+    missing (note), weights hash, sample count and unit (MetricResult dicts in, metric order kept)."""
+    out = {}
+    for r in results:
+        out[r["key"]] = {"value": r.get("value"), "backend": r["backend"], "exact": bool(r["exact"]),
+                         "missing": (r.get("note") or "missing") if r.get("value") is None else "",
+                         "note": r.get("note") or "", "weights_sha256": r.get("weights_sha256"),
+                         "n": r.get("n"), "unit": r.get("unit")}
+    return out
+
+
+def provenance_tag(record: Mapping[str, Mapping[str, Any]]) -> str:
+    """The compact ``TrialTags.PROVENANCE`` tag: "<metric>:<kind>" per metric, kind "reference" (the
+    reference implementation), "missing" (no value) or the backend's last part ("offline", "synthetic")."""
+    parts = []
+    for key, item in record.items():
+        kind = "missing" if item["value"] is None else "reference" if item["exact"] else \
+            item["backend"].rsplit("/", 1)[-1]
+        parts.append(f"{key}:{kind}")
+    return " ".join(parts)
 
 
 def init_tags(cfg: ExperimentConfig) -> dict[str, str]:
@@ -83,12 +140,4 @@ def diff_param(diff: Mapping[str, Any]) -> dict[str, str]:
 
 def tuned_param(cfg: ExperimentConfig, keys: Iterable[str]) -> dict[str, str]:
     """The ``TUNED_VALUES`` param: {tuned config key: its value in cfg}, in the space's order."""
-    tree = cfg.to_dict()
-    values = {}
-    for key in keys:
-        node: Any = tree
-        for part in key.split("."):
-            # a list of named entries (model.apdh.phases) is addressed by name: phases.<name>.end
-            node = next(item for item in node if item["name"] == part) if isinstance(node, list) else node[part]
-        values[key] = node
-    return {TrialParams.TUNED_VALUES: json.dumps(values)[:MAX_PARAM_CHARS]}
+    return {TrialParams.TUNED_VALUES: json.dumps(config_values(cfg, keys))[:MAX_PARAM_CHARS]}

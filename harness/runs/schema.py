@@ -9,8 +9,16 @@ Three kinds of run (tag ``ROLE``):
 
 * a sweep parent run (``Role.SWEEP``): ``SweepTags`` and ``SweepParams``;
 * a study parent run (``Role.STUDY``): ``StudyTags``, ``StudyParams`` and the ``best/`` artifact;
-* a trial child run (``Role.TRIAL``): ``TrialTags``, the trial's resolved config as params plus
-  ``TrialParams``, final metrics with ``MetricTags`` suffixes, ``Curves`` and the trial's artifacts.
+* a trial child run (``Role.TRIAL``): ``TrialTags``; ``TrialParams`` (variant, seed, the ablation
+  switches, the config keys that differ between trials, the settings a reader needs and the report
+  records; the whole resolved config is the ``Artifacts.CONFIG`` artifact); final metrics named by
+  their key, logged once at step 0 (one point: MLflow's chart view draws them as bars), their
+  provenance as the ``Artifacts.PROVENANCE`` JSON plus one compact ``TrialTags.PROVENANCE`` tag;
+  ``Curves`` (other names, many steps); MLflow's own ``system/`` metrics and ``MlflowTags``;
+  the dataset as an MLflow input; the trial's artifacts.
+
+Stores written before this layout (switches and per-metric provenance as tags, ``MetricTags``)
+are still read by reports/query.py.
 """
 
 from __future__ import annotations
@@ -24,6 +32,18 @@ EXPERIMENT_KIND: Final = "mlflow.experimentKind"  # experiment tag: MLflow 3 ope
 EXPERIMENT_KIND_RUNS: Final = "custom_model_development"  # its value for a runs-first experiment
 MAX_PARAM_CHARS: Final = 6000  # MLflow's limit on a param value
 MAX_TAG_CHARS: Final = 5000  # tag values are cut here (MLflow allows more; the UI shows less)
+SHARED_VIEW_PREFIX: Final = "mlflow.sharedViewState."  # experiment tag + key: a runs-page view MLflow's UI opens
+SYSTEM_METRICS_PREFIX: Final = "system/"  # MLflow's own system metrics (mlflow.system_metrics)
+FINAL_STEP: Final = 0  # the step of every final metric: one point per run (a bar, not a dot at step N)
+
+
+class MlflowTags:
+    """MLflow's own run tags the UI shows (Source, Version columns) and the dataset input's context."""
+
+    SOURCE_NAME: Final = "mlflow.source.name"  # the command that wrote the run
+    SOURCE_TYPE: Final = "mlflow.source.type"  # "LOCAL" or "JOB"
+    GIT_COMMIT: Final = "mlflow.source.git.commit"
+    DATASET_CONTEXT: Final = "mlflow.data.context"  # an input tag: what the dataset was used for
 
 
 class Role:
@@ -76,13 +96,8 @@ class TrialTags(RunTags):
     RESUMED_FROM_STEP: Final = "resumed_from_step"
     LAST_ERROR: Final = "last_error"  # the error of the last retried attempt
     METRIC_BACKENDS: Final = "metric_backends"  # comma-separated backends of the final metrics
-    # one tag per ablation switch (the compare view shows the ablation at a glance)
-    APDH: Final = "apdh"
-    APDH_DROP_PHASES: Final = "apdh_drop_phases"
-    HPA: Final = "hpa"
-    PHD_POSE: Final = "phd_pose"
-    PHD_DETAIL: Final = "phd_detail"
-    PHD_LOW: Final = "phd_low"
+    PROVENANCE: Final = "provenance"  # "fid:offline ssim:reference hkc:missing" (the JSON artifact has it all)
+    CHECKPOINT: Final = "checkpoint"  # the final trainer checkpoint: its URI, or the artifact path it was logged at
     # a study's trials
     STUDY: Final = StudyTags.STUDY
     TRIAL_NUMBER: Final = "trial_number"
@@ -111,7 +126,9 @@ class Outcome:
 
 
 class MetricTags:
-    """Per final metric ``<key>``: the metric itself is named ``<key>``; these tags go with it."""
+    """Stores written before the provenance artifact: per final metric ``<key>``, these tags went with it.
+
+    Read only (reports/query.py falls back to them); nothing writes them any more."""
 
     BACKEND: Final = "_backend"  # which implementation measured it
     EXACT: Final = "_exact"  # "true" when it is the reference implementation
@@ -151,7 +168,11 @@ class StudyParams:
 
 
 class TrialParams:
-    """A trial's params besides its resolved config (one param per dotted config key).
+    """A trial's params: the ones below, then dotted config keys (those that differ between trials and the
+    settings harness.runs.record.KEY_SETTINGS names).
+
+    ``VARIANT``, ``SEED`` and the switches are params (also ``VARIANT`` and ``SEED`` tags, for filters), so
+    the compare view can put them on an axis and the runs table show them as columns.
 
     ``APDH_SCHEDULE``: JSON ``{"total_steps": N, "phases": [{"phase", "start_step", "end_step",
     "pose_parts", "audio_mask"}]}``, the trainer's phases in steps (``phases`` empty: APDH off).
@@ -159,6 +180,15 @@ class TrialParams:
     ``TUNED_VALUES``: JSON ``{tuned config key: value}`` of a study trial.
     """
 
+    VARIANT: Final = TrialTags.VARIANT
+    SEED: Final = TrialTags.SEED
+    # one param per ablation switch (columns of the runs table, axes of the compare view)
+    APDH: Final = "apdh"
+    APDH_DROP_PHASES: Final = "apdh_drop_phases"
+    HPA: Final = "hpa"
+    PHD_POSE: Final = "phd_pose"
+    PHD_DETAIL: Final = "phd_detail"
+    PHD_LOW: Final = "phd_low"
     APDH_SCHEDULE: Final = "harness.apdh_schedule"
     CONFIG_DIFF: Final = "harness.config_diff"
     TUNED_VALUES: Final = "harness.tuned_values"
@@ -183,11 +213,10 @@ class TrialParams:
         return phase if key == TrialParams.apdh_end(phase) and phase and "." not in phase else None
 
 
-SKIPPED_PARAM_PREFIXES: Final = (SweepParams.VARIANTS, StudyParams.SPACE)  # on the parent, not each trial
 
 
 class Curves:
-    """Metrics logged over steps (final metrics are named by their metric key)."""
+    """Metrics logged over steps, under prefixed names (final metrics are named by their bare key, at FINAL_STEP)."""
 
     TRAIN_PREFIX: Final = "train/"  # training curves, e.g. LOSS
     EVAL_PREFIX: Final = "eval/"  # a study trial's intermediate evaluations
@@ -197,12 +226,15 @@ class Curves:
 class Artifacts:
     """Artifact paths. A trial's run holds its final report folder at the root (harness.sweep.trial)."""
 
-    CONFIG: Final = "config.yaml"  # the trial's resolved config
+    CONFIG: Final = "config.yaml"  # the trial's resolved config (logged when the run is created)
+    PROVENANCE: Final = "provenance.json"  # {metric: {value, backend, exact, missing, ...}} of the final metrics
+    CHECKPOINT: Final = "checkpoint"  # tracking.checkpoints=artifact: the final trainer checkpoint
     METRICS: Final = "metrics.json"  # the MetricResult records
     SAMPLES: Final = "samples"  # generated clips
     FRAMES: Final = "frames"  # stills
-    TRIAL: Final = "trial.json"  # {"step", "checkpoint"}
+    TRIAL: Final = "trial.json"  # {"step", "checkpoint": its URI or artifact path}
     BEST: Final = "best"  # a study parent run: the exported best config(s)
+    REPORT: Final = "report"  # a sweep parent run: `harness report`'s output (HTML, tables, figures)
     # what the metrics scored, lossless: scored/<clip>/frames/*.png + meta.json (a clip folder `harness eval` reads)
     SCORED: Final = "scored"
     SIDE_BY_SIDE: Final = "side_by_side"  # <clip>.mp4: reference | ground truth | prediction, with audio (viewing copy)

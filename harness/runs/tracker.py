@@ -6,6 +6,7 @@ parent), so a resumed or retried trial writes into its existing run.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,9 @@ from typing import Any
 from harness.config import ExperimentConfig
 from harness.errors import HarnessError
 from harness.runs.retry import RetryingClient, StoreLost, close_recorded_runs, record_open_runs
-from harness.runs.record import init_tags, record_params, switch_tags, trial_params
-from harness.runs.schema import (EXPERIMENT_KIND, EXPERIMENT_KIND_RUNS, MAX_TAG_CHARS, PARENT, ROLE, MetricTags, Role,
-                                 RunTags, SweepTags, TrialTags, parent_filter)
+from harness.runs.record import init_tags, provenance, provenance_tag, record_params, trial_params
+from harness.runs.schema import (EXPERIMENT_KIND, EXPERIMENT_KIND_RUNS, FINAL_STEP, MAX_TAG_CHARS, PARENT, ROLE,
+                                 Artifacts, Role, RunTags, SweepTags, TrialTags, parent_filter)
 from harness.runs.store import REMOTE_SCHEMES, SQLITE_PREFIX, artifact_location, check_server, experiment_name, \
     tracking_uri
 
@@ -97,9 +98,10 @@ class Tracker:
             self.open_runs.add(run_id)
             return run_id
         all_tags = {PARENT: parent_id, TrialTags.TRIAL_KEY: key, ROLE: Role.TRIAL, TrialTags.SEED: str(cfg.train.seed),
-                    TrialTags.CONFIG_HASH: cfg.config_hash(), **switch_tags(cfg), **init_tags(cfg), **(tags or {})}
+                    TrialTags.CONFIG_HASH: cfg.config_hash(), **init_tags(cfg), **(tags or {})}
         run = self.client.create_run(self.experiment_id, run_name=key, tags=all_tags)
         self.log_params(run.info.run_id, {**trial_params(cfg), **record_params(cfg), **(params or {})})
+        self.log_run_files(run.info.run_id, cfg)
         self.open_runs.add(run.info.run_id)
         return run.info.run_id
 
@@ -127,18 +129,22 @@ class Tracker:
 
         self.client.log_batch(run_id, tags=[RunTag(k, str(v)[:MAX_TAG_CHARS]) for k, v in tags.items()])
 
-    def log_results(self, run_id: str, results: Iterable[Mapping[str, Any]], step: int) -> None:
-        """Final metrics (MetricResult dicts): value as a metric, backend/exactness as tags."""
+    def log_results(self, run_id: str, results: Iterable[Mapping[str, Any]]) -> None:
+        """Final metrics (MetricResult dicts): each value once at FINAL_STEP (a bar in MLflow's charts), their
+        provenance as the Artifacts.PROVENANCE JSON and one compact tag (harness.runs.record.provenance)."""
         results = list(results)
-        self.log_metrics(run_id, {r["key"]: r["value"] for r in results if r.get("value") is not None}, step)
-        tags: dict[str, Any] = {}
-        for r in results:
-            tags[MetricTags.backend(r["key"])] = r["backend"]
-            tags[MetricTags.exact(r["key"])] = str(bool(r["exact"])).lower()
-            if r.get("value") is None:
-                tags[MetricTags.missing(r["key"])] = r.get("note") or "missing"
-        tags[TrialTags.METRIC_BACKENDS] = ",".join(sorted({r["backend"] for r in results}))
-        self.set_tags(run_id, tags)
+        self.log_metrics(run_id, {r["key"]: r["value"] for r in results if r.get("value") is not None}, FINAL_STEP)
+        record = provenance(results)
+        self.client.log_text(run_id, json.dumps(record, indent=1) + "\n", Artifacts.PROVENANCE)
+        self.set_tags(run_id, {TrialTags.PROVENANCE: provenance_tag(record),
+                               TrialTags.METRIC_BACKENDS: ",".join(sorted({r["backend"] for r in results}))})
+
+    def log_run_files(self, run_id: str, cfg: ExperimentConfig) -> None:
+        """A new trial run's resolved config (Artifacts.CONFIG) and its dataset as an MLflow input."""
+        from harness.runs.context import dataset_input
+
+        self.client.log_text(run_id, cfg.to_yaml(), Artifacts.CONFIG)
+        self.client.log_inputs(run_id, datasets=[dataset_input(cfg)])
 
     def log_artifacts(self, run_id: str, folder: Path, path: str | None = None) -> None:
         self.client.log_artifacts(run_id, str(folder), artifact_path=path)

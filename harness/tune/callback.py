@@ -13,7 +13,8 @@ import json
 from typing import Any
 
 from harness.config import ExperimentConfig
-from harness.runs.record import diff_param, tuned_param
+from harness.runs.context import source_tags
+from harness.runs.record import config_values, diff_param, tuned_param
 from harness.runs.schema import (MAX_PARAM_CHARS, Curves, Outcome, Role, StudyParams, StudyTags, TrialTags,
                                  study_trial_key)
 from harness.runs.store import git_commit
@@ -34,7 +35,7 @@ class MlflowTuneCallback(MlflowSweepCallback):
 
     def parent_info(self, cfg: ExperimentConfig) -> tuple[dict[str, str], dict[str, str]]:
         objectives = [f"{o.metric}:{o.direction}" for o in cfg.tune.objectives]
-        tags = {StudyTags.GIT_COMMIT: git_commit(), StudyTags.CONFIG_HASH: self.base_hash(),
+        tags = {**source_tags(), StudyTags.GIT_COMMIT: git_commit(), StudyTags.CONFIG_HASH: self.base_hash(),
                 StudyTags.DATASET_HASH: self.dataset_hash, StudyTags.STUDY: self.study,
                 StudyTags.OPTUNA_STORAGE: self.storage, StudyTags.OBJECTIVES: ",".join(objectives),
                 StudyTags.TUNED_KEYS: ",".join(self.space.tuned_keys())}
@@ -56,13 +57,15 @@ class MlflowTuneCallback(MlflowSweepCallback):
     def trial_tags(self, trial: Any, cfg: ExperimentConfig) -> dict[str, str]:
         return {TrialTags.STUDY: self.study, TrialTags.TRIAL_NUMBER: str(int(trial.config[TRIAL_NUMBER])),
                 TrialTags.GIT_COMMIT: git_commit(), TrialTags.DATASET_HASH: self.dataset_hash,
-                TrialTags.SWEEP_NAME: self.sweep_name, TrialTags.OUTCOME: Outcome.RUNNING}
+                TrialTags.SWEEP_NAME: self.sweep_name, TrialTags.OUTCOME: Outcome.RUNNING, **source_tags()}
 
     def trial_params(self, trial: Any, cfg: ExperimentConfig) -> dict[str, str]:
-        """The APDH ends in steps (when tuned), the sampled config diff and the tuned values."""
+        """The tuned keys' values (one param each: columns of the runs table), the APDH ends in steps (when
+        tuned), the sampled config diff and the tuned values as one record."""
         diff = self.space.config_diff(self.base, params_of(trial.config))
         ends = boundary_params(cfg) if self.space.phases else {}
-        return {**ends, **diff_param(diff), **tuned_param(cfg, self.space.tuned_keys())}
+        tuned = {k: str(v)[:MAX_PARAM_CHARS] for k, v in config_values(cfg, self.space.tuned_keys()).items()}
+        return {**tuned, **ends, **diff_param(diff), **tuned_param(cfg, self.space.tuned_keys())}
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         super().on_trial_result(iteration, trials, trial, result, **info)
@@ -78,6 +81,7 @@ class MlflowTuneCallback(MlflowSweepCallback):
             return
         # stopped by the scheduler: no final outputs; its eval/* curves show where and why
         run_id = self.run_for(trial)
+        self.stop_system_metrics(run_id)
         self.tracker.set_tags(run_id, {TrialTags.OUTCOME: Outcome.STOPPED_EARLY,
                                        TrialTags.STOPPED_AT_STEP: last.get(STEP_KEY, 0)})
         self.tracker.finish(run_id)
