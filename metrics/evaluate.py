@@ -13,6 +13,8 @@ backend:    "reference" (official weights, exact protocol), "offline" (labelled 
             "synthetic" (Sync, HKC/HKV, CSIM read at the synthetic set's ground truth, which
             arrives as ``truth``; FID, FVD, SSIM, PSNR as "offline"; docs/metrics_synthetic.md)
 returns:    list[MetricResult] in the order fid, fvd, ssim, psnr, sync_c, sync_d, hkc, hkv, csim
+scored_frames: optional, where the pred frames are stored (one path per clip); every result
+            records it as parameters["scored_frames"], so a number names the files it came from
 
 Clips stream through every metric once (``evaluate_samples`` takes any iterable of Samples, so
 callers can load clips lazily); each metric keeps only running statistics.
