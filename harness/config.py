@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -26,6 +27,12 @@ from harness.config_presets import apply_preset_behaviour
 from harness.config_runs import PathsConfig, SweepConfig, TrackingConfig, TuneConfig
 from harness.config_section import Section
 from harness.config_training import EvalConfig, LossConfig, TrainConfig
+
+# (section, key) of pure locations: where runs, the MLflow record and the hashed weights are kept
+LOCATION_KEYS = (("paths", "runs"), ("paths", "weights"), ("tracking", "uri"))
+# (section, key) naming input files or folders: what they name is content, however the path is spelt
+FILE_KEYS = (("data", "root"), ("model", "pretrained_dir"), ("model", "init"), ("model", "motion_adapter"),
+             ("model", "whisper_path"))
 
 
 class ExperimentConfig(Section):
@@ -74,6 +81,17 @@ class ExperimentConfig(Section):
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def config_hash(self) -> str:
-        """Stable 12-hex hash of the content: independent of key order and formatting."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """Stable 12-hex hash of the content: independent of key order and formatting.
+
+        Where things are kept is not content (issue 16 item 6): LOCATION_KEYS are left out, so moving
+        the run store keeps a sweep's name; FILE_KEYS count as absolute paths, so a trial's config
+        (its paths made absolute for Ray workers) hashes as the driver's does.
+        """
+        raw = self.to_dict()
+        for section, key in LOCATION_KEYS:
+            raw[section].pop(key, None)
+        for section, key in FILE_KEYS:
+            if raw[section].get(key):
+                raw[section][key] = str(Path(raw[section][key]).resolve())
+        canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]

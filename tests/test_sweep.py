@@ -56,6 +56,23 @@ def test_trial_config_applies_variant_and_seed(tmp_path: Path) -> None:
     assert trial.data.hpa.enabled and trial.config_hash() != cfg.config_hash()
 
 
+def test_config_hash_ignores_where_runs_are_kept_and_survives_absolute_trial_paths(tmp_path: Path) -> None:
+    from harness.runtime.run_folder import absolute_base
+
+    common = [*TINY, TWO_VARIANTS, "data.root=data/clips"]  # a relative input path, made absolute for trials
+    here = load(EXPERIMENTS / "smoke.yaml", ["paths.runs=runs", *common])
+    moved = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path}/elsewhere", "tracking.uri=http://127.0.0.1:1",
+                                              *common])
+    assert here.config_hash() == moved.config_hash() and sweep_folder(here).name == sweep_folder(moved).name
+    assert here.config_hash() != load(EXPERIMENTS / "smoke.yaml", [*common, "data.root=other/clips"]).config_hash()
+    # a trial's config is built from the absolute base the driver ships to Ray: same hash as from the relative one
+    for variant in here.sweep.variants:
+        shipped = sweep_trial_config(absolute_base(here), variant, 0)
+        assert str(shipped.data.root).startswith("/")
+        assert shipped.config_hash() == sweep_trial_config(here.to_dict(), variant, 0).config_hash()
+    assert load(EXPERIMENTS / "smoke.yaml", []).config_hash() == load(EXPERIMENTS / "smoke.yaml", []).config_hash()
+
+
 def test_existing_sweep_needs_resume(tmp_path: Path, run_cli) -> None:
     cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path}", *TINY, TWO_VARIANTS])
     folder = sweep_folder(cfg)

@@ -12,12 +12,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from harness.config import ExperimentConfig
+from harness.config import FILE_KEYS, ExperimentConfig
 from harness.errors import HarnessError
 
 # config fields holding paths: made absolute for trials, which run in other working directories
-PATH_KEYS = (("paths", "runs"), ("paths", "weights"), ("data", "root"), ("model", "pretrained_dir"),
-             ("model", "init"), ("model", "motion_adapter"), ("model", "whisper_path"))
+PATH_KEYS = (("paths", "runs"), ("paths", "weights"), *FILE_KEYS)
 
 
 def absolute_base(cfg: ExperimentConfig) -> dict[str, Any]:
