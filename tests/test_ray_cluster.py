@@ -62,3 +62,18 @@ def test_kuberay_manifest_shares_storage_and_pins_the_venv() -> None:
     gpu = cluster["spec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["resources"]
     assert gpu["limits"]["nvidia.com/gpu"] == "1"
     assert "make setup" in docs["Job"]["spec"]["template"]["spec"]["containers"][0]["args"][0]
+
+
+def test_clusters_use_token_auth_with_the_operators_shared_token(cluster: dict) -> None:
+    starts = "\n".join(cluster["head_start_ray_commands"] + cluster["worker_start_ray_commands"])
+    assert starts.count("RAY_AUTH_MODE=token") == 2 and "disabled" not in (REPO / "ray_cluster.yaml").read_text()
+    token_file = cluster["file_mounts"]["~/.ray/auth_token"]  # copied from the operator's machine, not the repo
+    assert token_file.startswith("~/") and not (REPO / token_file.removeprefix("~/")).exists()
+    docs = {d["kind"]: d for d in yaml.safe_load_all((REPO / "kuberay.yaml").read_text())}
+    spec = docs["RayCluster"]["spec"]
+    pods = [spec["headGroupSpec"]] + spec["workerGroupSpecs"]
+    for pod in pods:
+        env = {e["name"]: e for e in pod["template"]["spec"]["containers"][0]["env"]}
+        assert env["RAY_AUTH_MODE"]["value"] == "token"
+        assert env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "harness-ray-token", "key": "token"}
+    assert "Secret" not in docs  # the token is the operator's, never in the manifest
