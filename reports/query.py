@@ -147,20 +147,30 @@ def metric_provenance(store: Store, run: Any) -> dict[str, dict[str, Any]]:
     store written before it) its per-metric tags; {} when it has neither (failed before evaluating)."""
     tags = run.data.tags
     if TrialTags.PROVENANCE in tags:
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="harness-prov-") as tmp:
-            try:
-                path = store.client.download_artifacts(run.info.run_id, Artifacts.PROVENANCE, tmp)
-                return json.loads(Path(path).read_text())
-            except Exception as exc:  # noqa: BLE001  a missing or unreadable artifact: one line naming the run
-                raise HarnessError(f"run {run.info.run_id}: cannot read its {Artifacts.PROVENANCE} "
-                                   f"({exc.__class__.__name__}: {exc})") from None
+        try:
+            return json.loads(read_artifact(store, run, Artifacts.PROVENANCE))
+        except Exception as exc:  # noqa: BLE001  a missing or unreadable artifact: one line naming the run
+            raise HarnessError(f"run {run.info.run_id}: cannot read its {Artifacts.PROVENANCE} "
+                               f"({exc.__class__.__name__}: {exc})") from None
     found = {}
     for metric in (t.removesuffix(MetricTags.BACKEND) for t in tags if t.endswith(MetricTags.BACKEND)):
         found[metric] = {"backend": tags[MetricTags.backend(metric)], "exact": tags.get(MetricTags.exact(metric)) == "true",
                          "missing": tags.get(MetricTags.missing(metric), "")}
     return found
+
+
+def read_artifact(store: Store, run: Any, path: str) -> str:
+    """One small text artifact of a run: read in place from a local artifact store, else downloaded."""
+    import os
+    import tempfile
+    from urllib.parse import unquote, urlparse
+
+    uri = run.info.artifact_uri or ""
+    if uri.startswith("file://"):
+        return (Path(unquote(urlparse(uri).path)) / path).read_text(encoding="utf-8")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no progress bar per run on stderr
+    with tempfile.TemporaryDirectory(prefix="harness-art-") as tmp:
+        return Path(store.client.download_artifacts(run.info.run_id, path, tmp)).read_text(encoding="utf-8")
 
 
 def trial_row(run: Any, provenance: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -127,7 +127,10 @@ def trial_outputs(folder: Path) -> StandInCheckpoint:
     (folder / Artifacts.SCORED / "clip0" / "frames" / "000000.png").write_bytes(b"not a png")
     (folder / Artifacts.SIDE_BY_SIDE).mkdir(exist_ok=True)
     (folder / Artifacts.SIDE_BY_SIDE / "clip0.mp4").write_bytes(b"not a video")
-    (folder / Artifacts.TRIAL).write_text(json.dumps({"step": 4, "checkpoint": "none"}) + "\n")
+    ckpt = folder.parent / f"{folder.name}-trainer" / "step_000004.pt"  # the trainer's checkpoint (outside the report)
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    ckpt.write_bytes(b"not a checkpoint")
+    (folder / Artifacts.TRIAL).write_text(json.dumps({"step": 4, "checkpoint": str(ckpt.resolve())}) + "\n")
     return StandInCheckpoint(folder)
 
 

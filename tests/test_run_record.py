@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 from harness.runs import schema
-from harness.runs.schema import (EXPERIMENT_KIND, NOTE, PARENT, ROLE, Artifacts, Curves, InitTags, MetricTags,
-                                 Outcome, Role, StudyParams, StudyTags, SweepParams, SweepTags, TrialParams, TrialTags)
+from harness.runs.schema import (EXPERIMENT_KIND, FINAL_STEP, NOTE, PARENT, ROLE, SHARED_VIEW_PREFIX,
+                                 SYSTEM_METRICS_PREFIX, Artifacts, Curves, InitTags, MetricTags, MlflowTags, Outcome,
+                                 Role, StudyParams, StudyTags, SweepParams, SweepTags, TrialParams, TrialTags)
 from harness.config_load import load
 from tests.conftest import EXPERIMENTS, REPO
 from tests.mlflow_server import migrated_store
@@ -35,6 +36,9 @@ STUDY = "tune_single"  # COMPLETE, PRUNED (stopped at step 50) and FAIL trials
 NOT_WRITTEN = {  # schema names these stores cannot hold, and where they are tested instead
     **{v: "model.init runs only (tests/test_release_import.py)" for k, v in vars(InitTags).items() if k.isupper()},
     Outcome.RUNNING: "a study trial's outcome until it ends (every trial here has ended)",
+    **{v: "stores written before provenance.json: read only (test_a_store_with_per_metric_tags_is_still_read)"
+       for k, v in vars(MetricTags).items() if k.isupper()},
+    SHARED_VIEW_PREFIX: "`harness ui` writes it (tests/test_sweep_ui.py)",
 }
 
 
@@ -60,6 +64,12 @@ def write_store(folder: Path, template: Path) -> tuple[Path, Any, Any]:
     cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={runs}", *OVERRIDES])
     write_sweep(cfg, "record0000000001", "smoke-record", SWEEP_TRIALS, folder / "errors", artifacts=True)
     write_study(runs, STUDY)
+    from reports.query import find_sweep, log_report, open_store
+
+    store = open_store(golden_config(runs))  # `harness report` attaches its output to the parent run
+    (folder / "report").mkdir()
+    (folder / "report" / "index.html").write_text("<html></html>\n")
+    log_report(store, find_sweep(store).info.run_id, folder / "report")
     return runs, golden_config(runs), study_config(runs, STUDY)
 
 
@@ -116,8 +126,10 @@ def raw_record(runs: Path, cfg: Any) -> dict[str, Any]:
         paths = [a.path for a in client.list_artifacts(run.info.run_id)]
         for folder in [a.path for a in client.list_artifacts(run.info.run_id) if a.is_dir]:
             paths += [a.path for a in client.list_artifacts(run.info.run_id, folder)]
-        out["runs"].append({"tags": dict(run.data.tags), "params": dict(run.data.params),
-                            "metrics": set(run.data.metrics), "artifacts": paths})
+        inputs = [{"name": i.dataset.name, "digest": i.dataset.digest, "source": i.dataset.source,
+                   "tags": {t.key: t.value for t in i.tags}} for i in run.inputs.dataset_inputs]
+        out["runs"].append({"id": run.info.run_id, "tags": dict(run.data.tags), "params": dict(run.data.params),
+                            "metrics": set(run.data.metrics), "artifacts": paths, "inputs": inputs})
     return out
 
 
@@ -131,6 +143,7 @@ def test_every_schema_name_is_written(written) -> None:
     assert set(kinds) == {Role.SWEEP, Role.STUDY, Role.TRIAL}
     keys = {k for r in records for run in r["runs"] for k in (*run["tags"], *run["params"], *run["metrics"])}
     keys |= {k for r in records for k in r["experiment_tags"]}
+    keys |= {k for r in records for run in r["runs"] for i in run["inputs"] for k in i["tags"]}
     values = {v for r in records for run in r["runs"] for v in run["tags"].values()}
     paths = {p for r in records for run in r["runs"] for p in run["artifacts"]}
     missing = []
@@ -164,6 +177,92 @@ def test_every_schema_name_is_written(written) -> None:
     outcomes = {t["tags"].get(TrialTags.OUTCOME) for t in kinds[Role.TRIAL]} - {None}
     assert outcomes == {Outcome.COMPLETE, Outcome.STOPPED_EARLY, Outcome.FAILED}
     assert records[0]["experiment_tags"][EXPERIMENT_KIND] == schema.EXPERIMENT_KIND_RUNS
+
+
+def test_trial_runs_answer_at_a_glance(written) -> None:
+    """Issue 16's layout on each finished trial run: variant and switches as params, each final metric one point
+    at FINAL_STEP, the provenance JSON equal to the results, one compact provenance tag, system metrics,
+    mlflow.source.* tags, the dataset as an input, the checkpoint as a URI, and few params and tags."""
+    from mlflow.tracking import MlflowClient
+
+    from harness.config_load import sweep_trial_config
+    from harness.runs.store import tracking_uri
+    from tests.report_store import DATASET_HASH, FID, HKC, SSIM
+
+    runs, sweep_cfg, _ = written
+    client = MlflowClient(tracking_uri(sweep_cfg))
+    record = raw_record(runs, sweep_cfg)
+    parent = next(r for r in record["runs"] if r["tags"][ROLE] == Role.SWEEP)
+    trials = {r["tags"][TrialTags.TRIAL_KEY]: r for r in record["runs"] if r["tags"][ROLE] == Role.TRIAL}
+    assert set(trials) == {f"{v}-s{s}" for v, s in SWEEP_TRIALS}
+    assert {MlflowTags.SOURCE_NAME, MlflowTags.SOURCE_TYPE, MlflowTags.GIT_COMMIT} <= set(parent["tags"])
+    assert f"{Artifacts.REPORT}/index.html" in parent["artifacts"]
+    base = {**sweep_cfg.to_dict(), "sweep": load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={runs}", *OVERRIDES]
+                                                 ).to_dict()["sweep"]}
+    for (variant, seed) in SWEEP_TRIALS:
+        run = trials[f"{variant}-s{seed}"]
+        cfg = sweep_trial_config(base, variant, seed)  # reference: the variant's resolved config
+        params, tags = run["params"], run["tags"]
+        assert (params[TrialParams.VARIANT], params[TrialParams.SEED]) == (variant, str(seed))
+        assert params[TrialParams.APDH] == str(cfg.model.apdh.enabled).lower()
+        assert params[TrialParams.HPA] == str(cfg.data.hpa.enabled).lower()
+        assert [params[p] for p in (TrialParams.PHD_POSE, TrialParams.PHD_DETAIL, TrialParams.PHD_LOW)] == \
+            [str(b.enabled).lower() for b in (cfg.loss.phd.pose, cfg.loss.phd.detail, cfg.loss.phd.low)]
+        assert params["loss.phd.pose.enabled"] == params[TrialParams.PHD_POSE]  # a key a variant changes
+        assert len(params) <= 25 and len(tags) <= 25, (len(params), len(tags))
+        assert not any(k.endswith((MetricTags.BACKEND, MetricTags.EXACT, MetricTags.MISSING)) for k in tags)
+        assert {MlflowTags.SOURCE_NAME, MlflowTags.SOURCE_TYPE, MlflowTags.GIT_COMMIT} <= set(tags)
+        assert Artifacts.CONFIG in run["artifacts"]
+        assert [(i["name"], i["digest"], i["tags"]) for i in run["inputs"]] == \
+            [(f"synthetic-{cfg.data.size}px", DATASET_HASH, {MlflowTags.DATASET_CONTEXT: "train"})]
+        assert any(m.startswith(SYSTEM_METRICS_PREFIX) for m in run["metrics"]), sorted(run["metrics"])
+        if (variant, seed) not in VALUES:
+            assert TrialTags.PROVENANCE not in tags and Artifacts.PROVENANCE not in run["artifacts"]
+            continue
+        values = VALUES[(variant, seed)]
+        for metric, value in values.items():
+            history = [(m.step, m.value) for m in client.get_metric_history(run["id"], metric)]
+            assert history == ([] if value is None else [(FINAL_STEP, value)]), (variant, metric, history)
+        prov = json.loads(Path(client.download_artifacts(run["id"], Artifacts.PROVENANCE, str(runs.parent))).read_text())
+        backends = {"fid": FID, "ssim": SSIM, "hkc": HKC}
+        assert {k: (v["value"], v["backend"], v["exact"]) for k, v in prov.items()} == \
+            {k: (values[k], backends[k][0], backends[k][1]) for k in values}
+        assert tags[TrialTags.PROVENANCE] == " ".join(
+            f"{k}:{'missing' if values[k] is None else 'reference' if backends[k][1] else backends[k][0].rsplit('/')[-1]}"
+            for k in values)
+        trial = json.loads(Path(client.download_artifacts(run["id"], Artifacts.TRIAL, str(runs.parent))).read_text())
+        assert trial[TrialTags.CHECKPOINT].startswith("file:///") and trial[TrialTags.CHECKPOINT].endswith(".pt")
+        assert tags[TrialTags.CHECKPOINT] == trial[TrialTags.CHECKPOINT]
+        assert not any(p.startswith(Artifacts.CHECKPOINT + "/") for p in run["artifacts"])  # the default: URI only
+
+
+def test_a_store_with_per_metric_tags_is_still_read(written, tmp_path: Path) -> None:
+    """A store written before provenance.json (per-metric tags, no provenance tag) reads the same frame."""
+    from mlflow.tracking import MlflowClient
+
+    from harness.runs.store import tracking_uri
+    from reports.query import load_sweep, open_store
+
+    runs, sweep_cfg, _ = written
+    before = load_sweep(open_store(sweep_cfg)).trials
+    old_runs = tmp_path / "runs"
+    shutil.copytree(runs, old_runs)
+    old_cfg = golden_config(old_runs)
+    client = MlflowClient(tracking_uri(old_cfg))
+    sweep = load_sweep(open_store(old_cfg))
+    for row in sweep.trials[sweep.trials["run_id"] != ""].itertuples():
+        tags = client.get_run(row.run_id).data.tags
+        if TrialTags.PROVENANCE not in tags:
+            continue
+        client.delete_tag(row.run_id, TrialTags.PROVENANCE)  # the old layout: a tag per metric instead
+        for metric in ("fid", "ssim", "hkc"):
+            client.set_tag(row.run_id, MetricTags.backend(metric), getattr(row, f"{metric}_backend"))
+            client.set_tag(row.run_id, MetricTags.exact(metric), str(getattr(row, f"{metric}_exact")).lower())
+            if getattr(row, f"{metric}_missing"):
+                client.set_tag(row.run_id, MetricTags.missing(metric), getattr(row, f"{metric}_missing"))
+    after = load_sweep(open_store(old_cfg)).trials
+    columns = [c for c in before.columns if c not in ("run_id", "start_time", "config_hash")]
+    assert _no_nan(after[columns].to_dict("records")) == _no_nan(before[columns].to_dict("records"))
 
 
 def test_the_reader_gives_back_what_the_writers_were_given(written) -> None:
@@ -207,7 +306,8 @@ def test_renaming_a_schema_name_changes_writer_and_reader(written, template: Pat
     """The same report data with renamed tag, param and metric-tag names; the old names are gone from the store."""
     before = read_back(*written)
     renamed = {(TrialTags, "VARIANT"): "renamed.variant", (TrialTags, "TRIAL_KEY"): "renamed.trial_key",
-               (SweepTags, "SEEDS"): "renamed.seeds", (MetricTags, "BACKEND"): ".backend_renamed",
+               (SweepTags, "SEEDS"): "renamed.seeds", (TrialTags, "PROVENANCE"): "renamed.provenance",
+               (TrialParams, "HPA"): "renamed.hpa",
                (TrialParams, "APDH_SCHEDULE"): "renamed.apdh_schedule", (TrialTags, "OUTCOME"): "renamed.outcome",
                (StudyTags, "TUNED_KEYS"): "renamed.tuned_keys", (TrialParams, "TUNED_VALUES"): "renamed.tuned_values"}
     old = {klass.__name__ + "." + attr: getattr(klass, attr) for klass, attr in renamed}
@@ -220,8 +320,9 @@ def test_renaming_a_schema_name_changes_writer_and_reader(written, template: Pat
     names = {k for r in record for run in r["runs"] for k in (*run["tags"], *run["params"])}
     for name in renamed.values():
         assert any(k == name or k.endswith(name) for k in names), name
-    for where, name in old.items():
-        assert not any(k == name or (where == "MetricTags.BACKEND" and k.endswith(name)) for k in names), where
+    for where, name in old.items():  # gone from the kind of record it named (TrialParams.VARIANT is another name)
+        kind = "params" if where.startswith("TrialParams") else "tags"
+        assert not any(name in run[kind] for r in record for run in r["runs"]), where
 
 
 # --------------------------------------------------------------------------- no literal left on either side

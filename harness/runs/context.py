@@ -26,9 +26,9 @@ def source_tags(command: str | None = None) -> dict[str, str]:
             MlflowTags.GIT_COMMIT: git_commit()}
 
 
-def dataset_input(cfg: ExperimentConfig) -> Any:
+def dataset_input(cfg: ExperimentConfig, digest: str | None = None) -> Any:
     """The trial's dataset as an MLflow DatasetInput: its clip list (index.json) as a pandas dataset whose
-    digest is the harness's dataset hash and whose source is the data folder."""
+    digest is the harness's dataset hash (given, else computed) and whose source is the data folder."""
     import pandas as pd
     from mlflow.data import from_pandas
     from mlflow.entities import DatasetInput, InputTag
@@ -46,7 +46,7 @@ def dataset_input(cfg: ExperimentConfig) -> Any:
     with warnings.catch_warnings():  # "source can be interpreted in multiple ways": both are the local folder
         warnings.simplefilter("ignore", UserWarning)
         dataset = from_pandas(frame, source=str(root), name=f"{cfg.data.source}-{cfg.data.size}px",
-                              digest=dataset_hash(root))
+                              digest=digest or dataset_hash(root))
     return DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag(MlflowTags.DATASET_CONTEXT, DATASET_CONTEXT)])
 
 

@@ -101,7 +101,7 @@ class Tracker:
                     TrialTags.CONFIG_HASH: cfg.config_hash(), **init_tags(cfg), **(tags or {})}
         run = self.client.create_run(self.experiment_id, run_name=key, tags=all_tags)
         self.log_params(run.info.run_id, {**trial_params(cfg), **record_params(cfg), **(params or {})})
-        self.log_run_files(run.info.run_id, cfg)
+        self.log_run_files(run.info.run_id, cfg, all_tags.get(TrialTags.DATASET_HASH))
         self.open_runs.add(run.info.run_id)
         return run.info.run_id
 
@@ -139,12 +139,13 @@ class Tracker:
         self.set_tags(run_id, {TrialTags.PROVENANCE: provenance_tag(record),
                                TrialTags.METRIC_BACKENDS: ",".join(sorted({r["backend"] for r in results}))})
 
-    def log_run_files(self, run_id: str, cfg: ExperimentConfig) -> None:
-        """A new trial run's resolved config (Artifacts.CONFIG) and its dataset as an MLflow input."""
+    def log_run_files(self, run_id: str, cfg: ExperimentConfig, digest: str | None = None) -> None:
+        """A new trial run's resolved config (Artifacts.CONFIG) and its dataset as an MLflow input (digest: the
+        sweep's dataset hash; default: hashed here)."""
         from harness.runs.context import dataset_input
 
         self.client.log_text(run_id, cfg.to_yaml(), Artifacts.CONFIG)
-        self.client.log_inputs(run_id, datasets=[dataset_input(cfg)])
+        self.client.log_inputs(run_id, datasets=[dataset_input(cfg, digest)])
 
     def log_artifacts(self, run_id: str, folder: Path, path: str | None = None) -> None:
         self.client.log_artifacts(run_id, str(folder), artifact_path=path)
