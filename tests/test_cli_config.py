@@ -58,3 +58,14 @@ def test_help_explains_every_command(run_cli):
         res = run_cli(*args, "--help")
         assert res.returncode == 0 and "Usage" in res.stdout, (args, res.stderr)
     assert "Example: harness config show" in run_cli("config", "show", "--help").stdout
+
+
+def test_json_is_a_plain_flag_in_every_commands_help(run_cli):
+    """`--json` reads as a flag (no `<bool>` value, no `--no-json`) wherever a command has one."""
+    with_json = [("sweep",), ("tune",), ("report",), ("config", "show"), ("data", "synth"), ("data", "prepare"),
+                 ("weights", "list"), ("eval",), ("train",)]
+    for command in with_json:
+        res = run_cli(*command, "--help", env={"COLUMNS": "120", "NO_COLOR": "1"})
+        assert res.returncode == 0, res.stderr
+        lines = [ln for ln in res.stdout.splitlines() if "--json" in ln]
+        assert len(lines) == 1 and "<bool>" not in lines[0] and "--no-json" not in res.stdout, (command, lines)

@@ -19,7 +19,7 @@ OVERRIDES_HELP = "Overrides KEY.PATH=VALUE (VALUE parsed as YAML), applied last,
 def show(
     experiment: Path = typer.Argument(..., help="Experiment YAML, e.g. experiments/smoke.yaml"),
     overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON {config, hash} instead of YAML."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="Print JSON {config, hash} instead of YAML."),
 ) -> None:
     """Print the fully resolved config (defaults <- YAML chain <- overrides) and its hash.
 

@@ -39,7 +39,7 @@ def synth(
     fps: int = typer.Option(_DATA["fps"].default, "--fps"),
     sample_rate: int = typer.Option(_DATA["sample_rate"].default, "--sample-rate"),
     test_fraction: float = typer.Option(SYNTH_TEST_FRACTION, "--test-fraction", help="Share of semi-body clips in the test split."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="Print a JSON summary."),
 ) -> None:
     """Generate the synthetic semi-body dataset (procedural figures, speech-like audio, exact keypoints).
 
@@ -73,7 +73,7 @@ def prepare(
     test_fraction: float = typer.Option(PREPARE_TEST_FRACTION, "--test-fraction", help="Share of clips in test for --split auto."),
     address: str = typer.Option(None, "--address", help="Ray cluster address to join (default: a local Ray)."),
     workers: int = typer.Option(0, "--workers", help="Local Ray CPUs (0 = all cores; -1 = no Ray, this process)."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="Print a JSON summary."),
 ) -> None:
     """Turn real videos into clips: 24 fps / 16 kHz, mediapipe keypoints, the paper's crop, in parallel on Ray.
 

@@ -49,7 +49,7 @@ def eval_command(
     hkc_missing: str = typer.Option("skip", "--hkc-missing", help="Missing hands: 'skip' or 'zero'."),
     hkv_units: str = typer.Option("pixels", "--hkv-units", help="'pixels' or 'normalized'."),
     limit: int = typer.Option(0, "--limit", min=0, help="Evaluate only the first N clips (0 = all)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="Print JSON instead of a table."),
 ) -> None:
     """Evaluate generated clips against ground truth; one row per metric with its backend.
 

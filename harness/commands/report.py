@@ -33,7 +33,7 @@ def report_command(
                               "of a sweep (default: the newest study when the experiment has no sweep)."),
     paper_csv: str = typer.Option(None, "--paper-csv", help="The paper's numbers as reference rows (default: "
                                   "docs/paper_numbers.csv of this project; 'none' for no paper rows)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the written files as JSON."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="Print the written files as JSON."),
 ) -> None:
     """Write a sweep's ablation report from MLflow: tables (md, tex, csv), PNG plots, one HTML page.
 

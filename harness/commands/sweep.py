@@ -23,7 +23,7 @@ def sweep_command(
     overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
     address: str = typer.Option(None, "--address", help="Ray cluster address (default: a local Ray)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted sweep; finished trials are kept."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="Print the summary as JSON."),
 ) -> None:
     """Run every variant x seed as a Ray Tune trial: train -> sample -> evaluate, tracked in MLflow.
 

@@ -22,7 +22,7 @@ def train_command(
     experiment: Path = typer.Argument(..., help="Experiment YAML, e.g. experiments/smoke.yaml"),
     overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
     run_dir: Path = typer.Option(None, "--run-dir", help="Run folder (default runs/train/<name>-<hash>)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="Print the result as JSON."),
 ) -> None:
     """Train one configuration (the sweep's baseline variant settings as written in the file).
 

@@ -24,7 +24,7 @@ def tune_command(
     overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
     address: str = typer.Option(None, "--address", help="Ray cluster address (default: a local Ray)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted study; finished trials are kept."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="Print the summary as JSON."),
 ) -> None:
     """Tune the curriculum with Optuna on Ray Tune, tracked in MLflow.
 

@@ -41,7 +41,7 @@ def _status(name: str, weights_dir: Path | None) -> dict:
 @app.command("list")
 def list_command(
     weights_dir: Path = typer.Option(None, "--weights", help=WEIGHTS_DIR_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="Print JSON instead of a table."),
 ) -> None:
     """Every manifest entry: file, status (verified / missing / MISMATCH), location, sources.
 
@@ -100,7 +100,7 @@ def verify_command(
 def import_release_command(
     release_dir: Path = typer.Argument(..., help="The release's pretrained_weights folder (git clone of BadToBest/EchoMimicV2)."),
     out: Path = typer.Option(Path("weights/echomimicv2"), "--out", help="Import folder to write."),
-    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="Print the result as JSON."),
 ) -> None:
     """Import the released EchoMimicV2 weights into one harness checkpoint that model.init can
     start from and `harness sample` can use (docs/release.md). Strict: a missing file, a foreign
