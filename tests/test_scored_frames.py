@@ -58,6 +58,9 @@ def test_scored_folder_is_a_clip_that_harness_eval_reads_bit_for_bit(tmp_path: P
     results = evaluate([g.frames for g in clips.values()], [g.frames for g in clips.values()], wanted=["ssim", "psnr"],
                        clip_ids=list(clips), scored_frames=names)
     assert [r.parameters["scored_frames"] for r in results] == [names, names]
+    from harness.runs.record import provenance
+
+    assert provenance([r.to_dict() for r in results])["ssim"]["scored_frames"] == names  # the run's provenance.json
     assert results[0].value == pytest.approx(1.0)
     with pytest.raises(ValueError, match="scored_frames has 1 entries"):
         evaluate([g.frames for g in clips.values()], wanted=["ssim"], scored_frames=names[:1])
@@ -103,15 +106,18 @@ def test_stored_frames_reproduce_the_logged_metrics(tmp_path: Path, run_cli) -> 
         run = children["full-s0"][0]
         store = tmp_path / "downloaded"
         store.mkdir()
-        for path in (Artifacts.SCORED, Artifacts.SIDE_BY_SIDE, Artifacts.METRICS):
+        for path in (Artifacts.SCORED, Artifacts.SIDE_BY_SIDE, Artifacts.METRICS, Artifacts.PROVENANCE):
             client.download_artifacts(run.info.run_id, path, str(store))
     assert list((tmp_path / "server_artifacts").rglob("*.png"))  # the frames went to the server's store
 
     clips = sorted(p.name for p in (store / Artifacts.SCORED).iterdir())
     assert len(clips) == 1
     records = json.loads((store / Artifacts.METRICS).read_text())
+    scored = [f"{Artifacts.SCORED}/{clips[0]}/frames"]
     for record in records:  # provenance: every result names the stored frames it scored
-        assert record["parameters"]["scored_frames"] == [f"{Artifacts.SCORED}/{clips[0]}/frames"]
+        assert record["parameters"]["scored_frames"] == scored
+    logged_provenance = json.loads((store / Artifacts.PROVENANCE).read_text())
+    assert {key: item["scored_frames"] for key, item in logged_provenance.items()} == {r["key"]: scored for r in records}
 
     rescore = run_cli("eval", "--pred", store / Artifacts.SCORED, "--gt", runs / "data" / "synthetic",
                       "--metrics", METRICS, "--backend", "synthetic", "--device", "cpu", "--json", timeout=400)

@@ -82,13 +82,17 @@ def config_values(cfg: ExperimentConfig, keys: Iterable[str]) -> dict[str, Any]:
 
 def provenance(results: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """The ``Artifacts.PROVENANCE`` record: per final metric its value, backend, exactness, why it is
-    missing (note), weights hash, sample count and unit (MetricResult dicts in, metric order kept)."""
+    missing (note), weights hash, sample count and unit, and the stored frames it scored where the
+    result names them (MetricResult dicts in, metric order kept)."""
     out = {}
     for r in results:
         out[r["key"]] = {"value": r.get("value"), "backend": r["backend"], "exact": bool(r["exact"]),
                          "missing": (r.get("note") or "missing") if r.get("value") is None else "",
                          "note": r.get("note") or "", "weights_sha256": r.get("weights_sha256"),
                          "n": r.get("n"), "unit": r.get("unit")}
+        scored = (r.get("parameters") or {}).get("scored_frames")  # the stored frames it scored (trial_pipeline)
+        if scored:
+            out[r["key"]]["scored_frames"] = scored
     return out
 
 
