@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, NonNegativeInt, model_validator
+from pydantic import Field, NonNegativeInt, PositiveFloat, field_validator, model_validator
 
 from harness.config_section import Section
 from harness.vocabulary import RESULT_ORDER
@@ -32,6 +32,19 @@ class SweepConfig(Section):
     )
     max_failures: int = Field(default=1, ge=0)
     max_concurrent: int = Field(default=0, ge=0, description="0 = as many as resources allow")
+    # Ray custom resources (`ray start --resources '{"worker_node": 1}'`) each trial reserves, e.g. to keep
+    # trials on the GPU nodes of a cluster; CPUs and GPUs are cpus_per_trial / gpus_per_trial
+    trial_resources: dict[str, PositiveFloat] = Field(
+        default_factory=dict, description="custom Ray resources per trial (and per Ray Train worker), e.g. {gpu_node: 1}"
+    )
+
+    @field_validator("trial_resources")
+    @classmethod
+    def _custom_only(cls, value: dict[str, float]) -> dict[str, float]:
+        built_in = sorted(k for k in value if k.lower() in ("cpu", "gpu", "memory", "custom_resources"))
+        if built_in:
+            raise ValueError(f"{built_in} are not custom resources: use sweep.cpus_per_trial / sweep.gpus_per_trial")
+        return value
 
     def trial_workers(self) -> int:
         """Data-parallel workers of one trial: workers_per_trial, or one per whole GPU of gpus_per_trial."""

@@ -22,11 +22,12 @@ FINAL_PREFIX = "final/"  # final/<metric key>: the final report's measured value
 
 
 def next_attempt(folder: Path) -> int:
-    """Count this start of the trial in <folder>/attempts.log (one line per start)."""
+    """Count this start of the trial in <folder>/attempts.log (one line per start: the worker's pid and its
+    parent's, which in a Ray worker is the node's raylet: where each attempt ran)."""
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "attempts.log"
     with open(log, "a") as f:
-        f.write(f"pid {os.getpid()}\n")
+        f.write(f"pid {os.getpid()} parent {os.getppid()}\n")
     return len(log.read_text().splitlines())
 
 
