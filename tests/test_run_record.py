@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from harness.runs import schema
-from harness.runs.schema import (EXPERIMENT_KIND, FINAL_STEP, NOTE, PARENT, ROLE, SHARED_VIEW_PREFIX,
+from harness.runs.schema import (EXPERIMENT_KIND, FINAL_STEP, NOTE, PARENT, ROLE, RUN_NAME_ORDER, SHARED_VIEW_PREFIX,
                                  SYSTEM_METRICS_PREFIX, Artifacts, Curves, InitTags, MetricTags, MlflowTags, Outcome,
                                  Role, StudyParams, StudyTags, SweepParams, SweepTags, TrialParams, TrialTags)
 from harness.config_load import load
@@ -39,6 +39,7 @@ NOT_WRITTEN = {  # schema names these stores cannot hold, and where they are tes
     **{v: "stores written before provenance.json: read only (test_a_store_with_per_metric_tags_is_still_read)"
        for k, v in vars(MetricTags).items() if k.isupper()},
     SHARED_VIEW_PREFIX: "`harness ui` writes it (tests/test_sweep_ui.py)",
+    RUN_NAME_ORDER: "inside the view `harness ui` writes (tests/test_sweep_ui.py)",
 }
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -40,14 +38,16 @@ def sweep_command(
         typer.echo(json.dumps({"sweep": summary.name, "folder": str(summary.folder), "tracking_uri": summary.tracking_uri,
                                "wall_s": round(summary.wall_s, 1), "trials": rows}, indent=2))
     else:
-        _print(summary)
+        _print(summary, cfg, [str(experiment), *(overrides or [])])
     if summary.failed:
         again = shlex.join(["harness", "sweep", str(experiment), *(overrides or []), "--resume"])
         typer.echo(f"{len(summary.failed)} trial(s) did not finish; continue with: {again}", err=True)
         raise typer.Exit(1)
 
 
-def _print(summary) -> None:
+def _print(summary, cfg, exp_args: list[str]) -> None:
+    """The summary table, then where to look: the MLflow runs page and the report command (exp_args:
+    the experiment file and overrides the sweep was started with)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -60,39 +60,62 @@ def _print(summary) -> None:
         table.add_row(t.key, t.status, *values, t.error)
     console = Console(width=160)
     console.print(table)
-    console.print(f"MLflow: {summary.tracking_uri}  (harness ui to browse)")
+    if summary.tracking_uri.startswith(("http://", "https://")):
+        console.print(f"MLflow: {_server_page(cfg, summary.tracking_uri.rstrip('/'))}", soft_wrap=True)
+    else:  # a local store has no server: harness ui serves it (default port)
+        console.print(f"MLflow: {summary.tracking_uri}; browse it with: {shlex.join(['harness', 'ui', *exp_args])}",
+                      soft_wrap=True)
+    console.print(f"Report: {shlex.join(['harness', 'report', *exp_args])}", soft_wrap=True)
+
+
+def _server_page(cfg, base: str) -> str:
+    """The experiment's runs table on a tracking server (the server's address when it has no such experiment)."""
+    from mlflow.tracking import MlflowClient
+
+    from harness.commands.ui import find_experiment, runs_page
+    from harness.runs.store import experiment_name
+
+    found = find_experiment(MlflowClient(base), experiment_name(cfg))
+    return runs_page(base, found.experiment_id, None) if found else base
 
 
 def ui_command(
-    experiment: Path = typer.Argument(None, help="Experiment YAML (for paths.runs / tracking.uri); default runs/."),
+    experiment: Path = typer.Argument(None, help="Experiment YAML (for paths.runs / tracking.uri); default: "
+                                      "runs/, else the demo's runs/demo/."),
     overrides: list[str] = typer.Argument(None, help=OVERRIDES_HELP, show_default=False),
     host: str = typer.Option("127.0.0.1", "--host", help="Bind address (default: this machine only)."),
     port: int = typer.Option(5000, "--port", help="Port of the MLflow UI."),
 ) -> None:
-    """Start the MLflow UI for the default sqlite store (runs/mlflow.db) on 127.0.0.1.
+    """Start the MLflow UI on the sqlite store on 127.0.0.1, opened on the runs table (metrics and switches
+    as columns). Ctrl-C, SIGINT or SIGTERM stop it.
 
-    Example: harness ui experiments/smoke.yaml --port 5001
+    Example: harness ui experiments/smoke.yaml paths.runs=runs/demo --port 5001
     """
-    from harness.runs.store import SQLITE_PREFIX, tracking_uri
+    from mlflow.tracking import MlflowClient
+
+    from harness.commands.ui import DEMO_RUNS, find_experiment, port_free, runs_page, serve, share_view, store_error
+    from harness.runs.store import SQLITE_PREFIX, experiment_name, tracking_uri
 
     cfg = load(experiment, overrides or [])
     uri = tracking_uri(cfg)
     if not uri.startswith(SQLITE_PREFIX):
         raise HarnessError(f"tracking.uri is {uri}: open that server in a browser instead of `harness ui`")
     db = Path(uri.removeprefix(SQLITE_PREFIX))
+    searched = [db]
+    if experiment is None and not any(o.startswith("paths.runs=") for o in overrides or []) and not db.is_file():
+        demo = cfg.model_copy(update={"paths": cfg.paths.model_copy(update={"runs": DEMO_RUNS})})
+        uri = tracking_uri(demo)  # `make demo`'s store (its Makefile's DEMO folder)
+        db = Path(uri.removeprefix(SQLITE_PREFIX))
+        searched.append(db)
     if not db.is_file():
-        raise HarnessError(f"{db}: no MLflow store yet; run `harness sweep` first")
+        raise store_error(db, searched)
+    if not port_free(host, port):
+        raise HarnessError(f"port {port} on {host} is in use; pick another with --port")
+    client = MlflowClient(uri)
+    found = find_experiment(client, experiment_name(cfg))
+    base = f"http://{host}:{port}"
+    link = runs_page(base, found.experiment_id, share_view(client, found.experiment_id)) if found else base
     mlflow_bin = Path(sys.executable).with_name("mlflow")
     cmd = [str(mlflow_bin), "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
-    typer.echo(f"MLflow UI on {_runs_page(cfg, f'http://{host}:{port}')} (Ctrl-C stops it)", err=True)
-    sys.exit(subprocess.call(cmd, env=dict(os.environ)))
-
-
-def _runs_page(cfg, base: str) -> str:
-    """The experiment's runs table in MLflow 3's "Model training" view (its default is GenAI traces)."""
-    from mlflow.tracking import MlflowClient
-
-    from harness.runs.store import experiment_name, tracking_uri
-
-    found = MlflowClient(tracking_uri(cfg)).get_experiment_by_name(experiment_name(cfg))
-    return f"{base}/#/experiments/{found.experiment_id}/runs?workflowType=machine_learning" if found else base
+    typer.echo(f"MLflow UI on {link} (Ctrl-C stops it)", err=True)
+    sys.exit(serve(cmd))

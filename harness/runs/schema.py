@@ -33,6 +33,7 @@ EXPERIMENT_KIND_RUNS: Final = "custom_model_development"  # its value for a runs
 MAX_PARAM_CHARS: Final = 6000  # MLflow's limit on a param value
 MAX_TAG_CHARS: Final = 5000  # tag values are cut here (MLflow allows more; the UI shows less)
 SHARED_VIEW_PREFIX: Final = "mlflow.sharedViewState."  # experiment tag + key: a runs-page view MLflow's UI opens
+RUN_NAME_ORDER: Final = "tags.`mlflow.runName`"  # MLflow UI's sort key "by run name" (the view `harness ui` writes)
 SYSTEM_METRICS_PREFIX: Final = "system/"  # MLflow's own system metrics (mlflow.system_metrics)
 FINAL_STEP: Final = 0  # the step of every final metric: one point per run (a bar, not a dot at step N)
 
