@@ -4,8 +4,8 @@
 Files ``build_report`` writes to ``out`` (flat):
     ablation.md / ablation.tex / ablation.csv   the ablation and comparison tables (--format)
     trials.csv                                  one row per trial (with csv): run id, status, values, backends
-    bars_<metric>.png, loss_curves.png, apdh_schedule.png
-    study_history.png, study_pareto.png         when a tuning study (harness.role=study) exists
+    dots_<metric>.png, loss_curves.png, phd_terms.png, apdh_schedule.png   (each also .pdf and .svg)
+    study_history_<metric>.png, study_pareto.png, study_importance.png      when a tuning study exists
     index.html                                  the self-contained page (with html)
     provenance.json                             where the numbers came from (always)
 
@@ -24,17 +24,19 @@ from pathlib import Path
 from harness.config import ExperimentConfig
 from harness.errors import HarnessError
 from harness.runs.schema import Curves, StudyTags, SweepTags
+from harness.vocabulary import PHD_BANDS
 from harness.runs.store import git_commit
 from reports import formats, plots
 from reports.html import Provenance, page, panel_figure
-from reports.labels import metric_info, variant_label
+from reports.labels import metric_info, variant_colours, variant_label
 from reports.paper import paper_rows
-from reports.query import (STUDY_FILTER, SWEEP_FILTER, Store, Study, Sweep, load_study, load_sweep, metric_history,
-                           open_store, read_study, search_all)
+from reports.query import (STUDY_FILTER, SWEEP_FILTER, Store, Study, Sweep, load_sweep, metric_history, open_store,
+                           read_study, search_all)
 from reports.schedule import NOT_RECORDED, schedules
 from reports.samples import qualitative_panel
 from reports.stats import compare, summarize, trial_counts
-from reports.study import state_counts, study_frame, study_plots, study_table
+from reports.study import state_counts, study_frame, study_table
+from reports.study_plots import study_plots
 from reports.tables import AblationData, ablation_table, comparison_table
 
 
@@ -137,10 +139,11 @@ def build_report(cfg: ExperimentConfig, out: Path, wanted: list[str], baseline: 
         result.files.append(_write(out / "ablation.tex", formats.latex(tables, store.experiment)))
     if "csv" in wanted:
         result.files.append(_write(out / "ablation.csv", formats.csv_text(data)))
-        trials_csv = sweep.trials.to_csv(index=False, float_format=formats.CSV_FLOAT, lineterminator="\n")
+        trials = sweep.trials.assign(start_time=sweep.trials["start_time"].map(_iso_utc))  # MLflow keeps epoch ms
+        trials_csv = trials.to_csv(index=False, float_format=formats.CSV_FLOAT, lineterminator="\n")
         result.files.append(_write(out / "trials.csv", trials_csv))
     figures = make_plots(store, sweep, cfg, data, out)
-    result.files += [p for _, p in figures]
+    result.files += [f for _, p in figures for f in plots.figure_files(p)]
     panel = qualitative_panel(store, sweep, cfg, out)  # reports/samples.py: the trials' scored frames
     if panel is not None:
         result.files.append(panel.path)
@@ -162,27 +165,30 @@ def build_report(cfg: ExperimentConfig, out: Path, wanted: list[str], baseline: 
 
 def make_plots(store: Store, sweep: Sweep, cfg: ExperimentConfig, data: AblationData,
                out: Path) -> list[tuple[str, Path]]:
-    """Every PNG of the report as (caption, path)."""
+    """Every figure of the report as (caption, PNG path); each also has a PDF and an SVG beside it."""
     figures = []
+    order, colours = sweep.variants, variant_colours(sweep.variants)  # one colour per variant in every figure
     why = {v: ("no finished seed" if data.counts.loc[v, "ok"] == 0 else "missing") for v in data.counts.index}
-    for metric in data.metrics:
-        if not data.summary.loc[data.summary["metric"] == metric, "n"].any():
-            continue  # no variant has a value: nothing to draw (the table says why)
-        path = plots.metric_bars(data.summary, sweep.trials, metric, data.baseline, out / f"bars_{metric}.png", why)
+    for metric in data.shown_metrics:  # a metric no variant has a value of: nothing to draw (the table says why)
+        path = plots.metric_dots(sweep.trials, metric, data.baseline, order, colours, out / f"dots_{metric}.png", why)
         figures.append((f"{metric_info(metric).name} per variant", path))
     history = metric_history(store, sweep.trials, Curves.LOSS)
     if len(history):
-        figures.append(("Training loss", plots.loss_curves(history, data.baseline, out / "loss_curves.png",
-                                                            sweep.variants)))
+        figures.append(("Training loss", plots.loss_curves(plots.on_log_grid(history), data.baseline, order, colours,
+                                                            out / "loss_curves.png")))
+    terms = {t: plots.on_log_grid(metric_history(store, sweep.trials, Curves.TRAIN_PREFIX + t)) for t in PHD_BANDS}
+    if any(len(frame) for frame in terms.values()):  # a term is logged only where a sample fell in its band
+        path = plots.phd_terms(terms, data.baseline, order, colours, out / "phd_terms.png")
+        figures.append(("PhD loss terms at the steps they were logged (where a sample fell in the term's band)", path))
     first_params = {}
     for row in sweep.trials[sweep.trials["run_id"] != ""].itertuples():
         first_params.setdefault(row.variant, sweep.params.get(row.run_id, {}))
     scheds = schedules(sweep.variants, first_params)
     if scheds:
         figures.append(("APDH schedule", plots.apdh_schedule(scheds, data.baseline, out / SCHEDULE_PNG)))
-    study = load_study(store, configured_objectives(cfg))
+    study = read_study(store, configured_objectives(cfg))
     if study is not None:
-        figures += study_plots(study[1], study[2], out)
+        figures += study_plots(study, out)
     return figures
 
 
@@ -212,8 +218,8 @@ def build_study_report(cfg: ExperimentConfig, out: Path, wanted: list[str], stud
     if "csv" in wanted:
         text = study_frame(study, keys).to_csv(index=False, float_format=formats.CSV_FLOAT, lineterminator="\n")
         result.files.append(_write(out / "study.csv", text))
-    figures = study_plots(study.trials, study.objectives, out)
-    result.files += [p for _, p in figures]
+    figures = study_plots(study, out)
+    result.files += [f for _, p in figures for f in plots.figure_files(p)]
     prov = study_provenance(store, study)
     result.files.append(_write(out / "provenance.json", json.dumps(prov.to_dict(), indent=2) + "\n"))
     if "html" in wanted:
@@ -258,3 +264,10 @@ def study_provenance(store: Store, study: Study) -> Provenance:
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _iso_utc(epoch_ms: int) -> str:
+    """An MLflow time (epoch milliseconds) as ISO 8601 UTC, e.g. 2026-11-27T20:41:09Z ("" for a trial never run: 0)."""
+    if not epoch_ms:
+        return ""
+    return dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -126,3 +126,23 @@ def test_report_from_a_real_mlflow_server(runs: Path, run_cli, tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "r" / "ablation.md").read_text() == (Path(__file__).parent / "golden" / "ablation.md").read_text()
     assert f"MLflow tracking URI</td><td>{uri}" in (tmp_path / "r" / "index.html").read_text()
+
+
+def test_trials_csv_times_are_iso_utc(runs: Path, run_cli, tmp_path: Path) -> None:
+    import csv
+    import datetime as dt
+
+    from mlflow.tracking import MlflowClient
+
+    out = tmp_path / "r"
+    proc = run_cli("report", SMOKE, f"paths.runs={runs}", "--out", out, "--format", "csv")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    client = MlflowClient(f"sqlite:///{runs}/mlflow.db")
+    for row in rows:
+        if not row["run_id"]:
+            assert row["start_time"] == ""
+            continue
+        expected = dt.datetime.fromtimestamp(client.get_run(row["run_id"]).info.start_time / 1000, dt.timezone.utc)
+        assert row["start_time"] == expected.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert any(row["start_time"] for row in rows)
