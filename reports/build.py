@@ -30,8 +30,8 @@ from reports import formats, plots
 from reports.html import Provenance, page, panel_figure
 from reports.labels import metric_info, variant_colours, variant_label
 from reports.paper import paper_rows
-from reports.query import (STUDY_FILTER, SWEEP_FILTER, Store, Study, Sweep, load_sweep, metric_history, open_store,
-                           read_study, search_all)
+from reports.query import (STUDY_FILTER, SWEEP_FILTER, Store, Study, Sweep, load_sweep, log_report, metric_history,
+                           open_store, read_study, search_all)
 from reports.schedule import NOT_RECORDED, schedules
 from reports.samples import qualitative_panel
 from reports.stats import compare, summarize, trial_counts
@@ -160,6 +160,7 @@ def build_report(cfg: ExperimentConfig, out: Path, wanted: list[str], baseline: 
                     [("Qualitative samples", panel_figure(panel.path, panel.caption()))])
         result.index = _write(out / "index.html", text)
         result.files.append(result.index)
+    log_report(store, sweep.run_id, out)  # the parent run carries the report (artifacts report/), best effort
     return result
 
 

@@ -353,7 +353,16 @@ def load_study(store: Store, fallback: list[tuple[str, str]],
     return None if study is None else (study.run, study.trials, study.objectives)
 
 
-def log_report(store: Store, run_id: str, folder: Path) -> None:
+def log_report(store: Store, run_id: str, folder: Path) -> bool:
     """Attach a written report (HTML, tables, figures) to its sweep's or study's parent run, under
-    ``Artifacts.REPORT``/ (the parent run's artifacts then hold what `harness report` wrote)."""
-    store.client.log_artifacts(run_id, str(folder), artifact_path=Artifacts.REPORT)
+    ``Artifacts.REPORT``/ (the parent run's artifacts then hold what `harness report` wrote). Best effort:
+    the report folder is the result, so a store that refuses the write (read-only, offline) is a warning line."""
+    import sys
+
+    try:
+        store.client.log_artifacts(run_id, str(folder), artifact_path=Artifacts.REPORT)
+    except Exception as exc:  # noqa: BLE001  never fail a written report for its copy in MLflow
+        print(f"warning: report not attached to MLflow run {run_id} ({exc.__class__.__name__}: {exc})",
+              file=sys.stderr)
+        return False
+    return True
