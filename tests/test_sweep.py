@@ -97,13 +97,13 @@ def test_sweep_runs_trials_and_retries_a_failed_one_from_its_checkpoint(tmp_path
     for key, (run,) in children.items():
         assert run.info.status == "FINISHED"
         assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
-        assert {"ssim", "psnr"} <= set(run.data.metrics) and run.data.tags["ssim_backend"]
+        assert {"ssim", "psnr"} <= set(run.data.metrics) and "ssim:" in run.data.tags["provenance"]
         assert run.data.tags["variant"] == key.split("-")[0] and run.data.params["train.steps"] == "4"
     retried, clean = children["wo_hpa-s0"][0], children["full-s0"][0]
     assert retried.data.tags["attempts"] == "2" and retried.data.tags["resumed_from_step"] == "2"
     assert "injected failure" in retried.data.tags["last_error"]
     assert clean.data.tags["attempts"] == "1" and clean.data.tags["resumed_from_step"] == "0"
-    assert retried.data.tags["hpa"] == "false" and clean.data.tags["hpa"] == "true"
+    assert retried.data.params["hpa"] == "false" and clean.data.params["hpa"] == "true"
     assert retried.data.tags["mlflow.note.content"] == "`wo_hpa` (seed 0): `data.hpa.enabled=false`"  # UI Description
     assert "| wo_hpa | `data.hpa.enabled=false` |" in parents[0].data.tags["mlflow.note.content"]
     assert loss_steps(tmp_path, clean.info.run_id) == [1, 2, 3, 4]
