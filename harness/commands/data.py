@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -91,7 +93,10 @@ def prepare(
     check_media_ranges(fps, sample_rate, test_fraction)
     if workers < -1:
         raise HarnessError(f"--workers must be -1 (no Ray), 0 (all cores) or a CPU count, got {workers}")
-    report = prepare_dir(src, out, size, fps, sample_rate, split, test_fraction, address, workers, progress=not as_json)
+    # Ray prints its own notes (e.g. a task retried after its node was lost) on stdout: keep them off the JSON
+    with contextlib.redirect_stdout(sys.stderr if as_json else sys.stdout):
+        report = prepare_dir(src, out, size, fps, sample_rate, split, test_fraction, address, workers,
+                             progress=not as_json)
     summary = {"out": str(out), "done": len(report["done"]), "skipped": len(report["skipped"]),
                "rejected": [{"source": r["source"], "reason": r["reason"]} for r in report["rejected"]],
                "clips": report["clips"]}
