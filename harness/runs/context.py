@@ -20,8 +20,10 @@ DATASET_CONTEXT = "train"  # what the run used the dataset for (the UI shows it 
 
 
 def source_tags(command: str | None = None) -> dict[str, str]:
-    """MLflow's Source and Version columns: the command that wrote the run and the repository's commit."""
-    name = command or " ".join(["harness", *sys.argv[1:]])
+    """MLflow's Source and Version columns: the command that wrote the run ("harness sweep smoke.yaml": the
+    UI shows a source name's last path part, so the experiment file goes by its name) and the commit."""
+    args = sys.argv[1:3] if len(sys.argv) > 2 and not sys.argv[2].startswith("-") else sys.argv[1:2]
+    name = command or " ".join(["harness", *args[:1], *(Path(a).name for a in args[1:])])
     return {MlflowTags.SOURCE_NAME: name[:MAX_TAG_CHARS], MlflowTags.SOURCE_TYPE: "LOCAL",
             MlflowTags.GIT_COMMIT: git_commit()}
 
