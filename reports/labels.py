@@ -1,4 +1,5 @@
-"""Names for people: metric display names, directions and precision; variant labels (paper rows).
+"""Names for people: metric display names, directions and precision; variant labels (paper rows) and
+colours; LaTeX-safe text (escaped, without paths, URLs or backticks).
 
 Directions follow the paper's tables (docs/paper_numbers.md; the paper's tables): FID, FVD and Sync-D are
 lower-is-better, every other metric higher-is-better (harness/vocabulary.py, DIRECTIONS). The metric keys
@@ -8,7 +9,10 @@ its key, no arrow, and 4 decimals.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from harness.vocabulary import DIRECTIONS, RESULT_ORDER, Direction
 
@@ -63,6 +67,25 @@ VARIANT_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+# One colour per known variant, the same in every figure of every report (matplotlib's tab20 order, pairs
+# split so that neighbours differ); a variant not listed takes the first colour no variant of its report uses.
+PALETTE: tuple[str, ...] = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+)
+KNOWN_COLOUR_ORDER: tuple[str, ...] = (*VARIANT_LABELS, "ctrl_no_audio", "ctrl_no_hand_pose", "ctrl_no_reference")
+
+
+def variant_colours(variants: list[str]) -> dict[str, str]:
+    """{variant: colour}: fixed for known variants (KNOWN_COLOUR_ORDER), free palette colours for the others."""
+    known = {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(KNOWN_COLOUR_ORDER)}
+    colours = {v: known[v] for v in variants if v in known}
+    free = [c for c in PALETTE if c not in colours.values()] or list(PALETTE)
+    for i, variant in enumerate(v for v in dict.fromkeys(variants) if v not in known):
+        colours[variant] = free[i % len(free)]
+    return colours
+
+
 def metric_info(key: str) -> MetricInfo:
     """The display record of a metric key (unknown keys: their own name, no direction)."""
     return METRICS.get(key) or MetricInfo(key, key, None, 4)
@@ -89,10 +112,53 @@ def latex_label(text: str) -> str:
     return latex_escape(text)
 
 
+LATEX_CHARACTERS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "−": r"$-$", "–": "--", "—": "---",
+    "↓": r"$\downarrow$", "↑": r"$\uparrow$", "→": r"$\rightarrow$", "†": r"$^{\dagger}$", "Δ": r"$\Delta$",
+    "<": r"$<$", ">": r"$>$", "≤": r"$\leq$", "≥": r"$\geq$", "≈": r"$\approx$", "×": r"$\times$",
+    "μ": r"$\mu$", "…": "...", "’": "'", "‘": "'", "“": "''", "”": "''",
+}
+
+
 def latex_escape(text: str) -> str:
-    """Escape LaTeX's special characters in plain text."""
-    table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-             "±": r"$\pm$", "−": r"$-$", "–": "--", "↓": r"$\downarrow$", "↑": r"$\uparrow$", "†": r"\dag{}",
-             "Δ": r"$\Delta$", "<": r"$<$", ">": r"$>$"}
-    return "".join(table.get(c, c) for c in text)
+    """Escape LaTeX's special characters in plain text; other non-ASCII characters become their ASCII
+    decomposition (é -> e) or are dropped, so pdflatex never meets a character it cannot set."""
+    out = []
+    for c in text:
+        if c in LATEX_CHARACTERS:
+            out.append(LATEX_CHARACTERS[c])
+        elif c.isascii():
+            out.append(c)
+        else:
+            out.append(unicodedata.normalize("NFKD", c).encode("ascii", "ignore").decode("ascii"))
+    return "".join(out)
+
+
+# Free text (missing reasons, errors, source notes) in LaTeX notes: no URLs, machine paths, environment variables
+# or backticks. A clause holding one is cut off; where nothing would remain, a path is replaced by its file name.
+URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I)
+MACHINE_PATH = re.compile(r"(?<![\w/.-])(?:~|\.{1,2})?/[^\s;,()]+|\$\{?[A-Z_][A-Z0-9_]*\}?")
+FILE_PATH = re.compile(r"\b[\w.-]+(?:/[\w.-]+)+\.(?:md|csv|ya?ml|json|py|pt|pth|bin|onnx|ckpt|safetensors|db|txt)\b")
+CLAUSE_END = re.compile(r";\s|:\s|\.\s|,\s|\s\(|\s—\s")
+
+
+def plain_for_paper(text: str) -> str:
+    """text without URLs, machine paths, $VARIABLES or backticks (see above); e.g. for LaTeX footnotes."""
+    text = text.replace("`", "")
+    hits = [m.start() for pattern in (URL, MACHINE_PATH, FILE_PATH) for m in pattern.finditer(text)]
+    if not hits:
+        return text
+    first = min(hits)
+    cuts = [m.start() for m in CLAUSE_END.finditer(text, 0, first)]
+    kept = text[: cuts[-1]].rstrip() if cuts else ""
+    if not kept:  # the path is in the first clause: keep the sentence, name the file only
+        kept = URL.sub(lambda m: m.group(0).split("://", 1)[1].split("/", 1)[0], text)
+        kept = MACHINE_PATH.sub(lambda m: PurePosixPath(m.group(0)).name if "/" in m.group(0) else "", kept)
+        kept = FILE_PATH.sub(lambda m: PurePosixPath(m.group(0)).name, kept)
+    return kept + ")" * max(0, kept.count("(") - kept.count(")"))
+
+
+def latex_plain(text: str) -> str:
+    """LaTeX of free text for notes: plain_for_paper, then escaped."""
+    return latex_escape(plain_for_paper(text))

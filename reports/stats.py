@@ -8,7 +8,9 @@
   confidence interval of the mean paired difference; no two common seeds but two or more on
   each side -> Welch's t-test (``ttest_ind(equal_var=False)``) and its interval; otherwise
   no test ("n=1, no test"). The verdict uses the metric's direction: significant at alpha and
-  in the worse direction -> "worse".
+  in the worse direction -> "worse". ``tested`` keeps the rows that have a test.
+* ``mean_interval``: mean and 95 % t-interval of one variant's seed values (the report's dot plots).
+* ``delta_decimals``: the decimals that print a change with DELTA_FIGURES significant figures.
 * ``pareto_front``: the non-dominated rows of a trials frame (tuning studies).
 """
 
@@ -29,6 +31,7 @@ ALPHA = 0.05
 SUMMARY_COLUMNS = ["variant", "metric", "seeds_ok", "seeds_total", "n", "mean", "std", "backend", "exact", "missing"]
 CONFIDENCE = 0.95
 MAX_DECIMALS = 8
+DELTA_FIGURES = 3  # significant figures of a printed change (delta, its interval)
 STATES = (("FAILED", "failed"), ("KILLED", "killed"), ("RUNNING", "running"), ("SCHEDULED", "scheduled"),
           (NOT_RUN, "not run"))
 
@@ -131,6 +134,27 @@ def compare_values(base: dict[int, float], other: dict[int, float], direction: D
     return Comparison(test, n, delta, float(ci.low), float(ci.high), p, verdict(delta, p, direction, alpha))
 
 
+def tested(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a compare() frame with a test (two or more seeds on each side or paired)."""
+    return comparison[comparison["test"] != "none"].reset_index(drop=True)
+
+
+def significant(comp: dict | None, alpha: float = ALPHA) -> bool:
+    """True when a compare() row's test found p < alpha (False without a row or a test)."""
+    return comp is not None and math.isfinite(comp["p_value"]) and comp["p_value"] < alpha
+
+
+def mean_interval(values: list[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """(mean, low, high): the t-interval of the mean over seeds; low == high == mean with one value."""
+    from scipy import stats
+
+    mean = float(np.mean(values))
+    if len(values) < 2:
+        return mean, mean, mean
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * stats.sem(values))
+    return mean, mean - half, mean + half
+
+
 def verdict(delta: float, p: float, direction: Direction | None, alpha: float = ALPHA) -> str:
     """'worse' / 'better' when p < alpha (by the metric's direction), 'n.s.' otherwise."""
     if not p < alpha:
@@ -161,6 +185,13 @@ def significant_decimals(value: float, decimals: int) -> int:
     if not math.isfinite(value) or value == 0:
         return decimals
     return min(MAX_DECIMALS, max(decimals, 1 - math.floor(math.log10(abs(value)))))
+
+
+def delta_decimals(value: float, figures: int = DELTA_FIGURES) -> int:
+    """Decimals that show value with `figures` significant figures (none for |value| >= 10**(figures-1); 0: 2)."""
+    if not math.isfinite(value) or value == 0:
+        return 2
+    return min(MAX_DECIMALS, max(0, figures - 1 - math.floor(math.log10(abs(value)))))
 
 
 def column_decimals(summary: pd.DataFrame, metric: str) -> int:

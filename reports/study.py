@@ -1,7 +1,8 @@
 """A tuning study as a table: one row per Optuna trial with its state, tuned values and objectives.
 
 Built on the report's cell model (reports/tables.py), so reports/formats.py renders it as
-Markdown, LaTeX and HTML like the ablation table; ``study_frame`` is the raw CSV form.
+Markdown, LaTeX and HTML like the ablation table (free text LaTeX-safe: no paths, URLs or
+backticks); ``study_frame`` is the raw CSV form; reports/study_plots.py draws its figures.
 
 * State: Optuna's verdict (the Optuna-state tag ``harness tune`` writes at the end), else
   derived from the outcome tag. PRUNED shows the step ASHA stopped it at; FAIL shows its
@@ -19,16 +20,14 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
 from harness.runs.schema import Outcome, TrialParams, TrialTags
-from reports import plots
 from reports.labels import metric_info
 from reports.query import Study
 from reports.stats import pareto_front, significant_decimals
-from reports.tables import Cell, Table, fmt
+from reports.tables import Cell, Table, fmt, listing, note
 
 BAND_PREFIX = "loss.phd.bands."
 FROM_OUTCOME = {Outcome.COMPLETE: "COMPLETE", Outcome.STOPPED_EARLY: "PRUNED", Outcome.FAILED: "FAIL"}
@@ -138,7 +137,7 @@ def study_table(study: Study, keys: list[str]) -> Table:
                              default=metric_info(metric).decimals)
     rows = []
     for v in views:
-        row = [Cell(str(v.number), bold=v.best, suffix=flag if v.best else ""), Cell(_state_text(v))]
+        row = [Cell(str(v.number), bold=v.best, suffix=flag if v.best else ""), note(_state_text(v))]
         row += [Cell(_tuned_text(v, k)) for k in keys]
         row += [Cell(fmt(x, places[m]) if math.isfinite(x) else "–", "--" if not math.isfinite(x) else None,
                      bold=v.best and math.isfinite(x)) for m, x in v.objectives.items()]
@@ -184,7 +183,7 @@ def _notes(study: Study, views: list[TrialView], keys: list[str], verdict: bool)
         notes.append(Cell("PhD bands: the share of the timesteps each loss band covers (they sum to 1)."))
     failed = [f"trial {v.number}: {shorten(v.reason, NOTE_CHARS)}" for v in views if v.state == "FAIL"]
     if failed:
-        notes.append(Cell("Failures: " + "; ".join(failed) + "."))
+        notes.append(listing("Failures: ", failed))
     return notes
 
 
@@ -213,19 +212,6 @@ def count_states(views: list[TrialView]) -> dict[str, int]:
 def state_counts(study: Study, keys: list[str]) -> dict[str, int]:
     """{Optuna state: trials} of the study, e.g. {"COMPLETE": 3, "FAIL": 1}."""
     return count_states(trial_views(study, keys)[0])
-
-
-def study_plots(trials: pd.DataFrame, objectives: list[tuple[str, str]], out: Path) -> list[tuple[str, Path]]:
-    """The optimisation history of the first objective and, with two or more, the Pareto front of the first two."""
-    if trials.empty or not objectives:
-        return []
-    metric, direction = objectives[0]
-    figures = [("Tuning study: optimisation history",
-                plots.study_history(trials, metric, direction, out / "study_history.png"))]  # type: ignore[arg-type]
-    if len(objectives) >= 2:
-        figures.append(("Tuning study: Pareto front",
-                        plots.pareto_plot(trials, objectives, out / "study_pareto.png")))  # type: ignore[arg-type]
-    return figures
 
 
 def _number(text: str | None) -> float:

@@ -57,31 +57,61 @@ def bold_cells(text: str) -> set[tuple[str, str]]:
     return {(row["Method"], col) for row in markdown_cells(text) for col, cell in row.items() if "**" in cell}
 
 
-def test_bold_marks_the_best_value_of_each_column(report) -> None:
+def significant_cells() -> set[tuple[str, str]]:
+    """(variant, metric) whose paired t-test over the golden VALUES against full has p < 0.05, computed here."""
+    from scipy import stats as st
+
+    from tests.report_store import VALUES
+
+    found = set()
+    for variant in ("wo_apdh", "wo_l_pose"):
+        for metric in ("fid", "ssim", "hkc"):
+            pairs = [(VALUES[(variant, s)][metric], VALUES[("full", s)][metric]) for s in (0, 1)
+                     if (variant, s) in VALUES and VALUES[(variant, s)][metric] is not None]
+            if len(pairs) >= 2 and st.ttest_rel(*zip(*pairs)).pvalue < 0.05:
+                found.add((variant, metric))
+    return found
+
+
+def test_bold_marks_only_significant_changes(report) -> None:
+    """Bold = the change against the baseline has p < 0.05 (not the best value, not a tie, not one seed)."""
+    expected = significant_cells()
+    assert expected == {("wo_apdh", "fid")}  # the golden store's one significant change
+    labels = {"wo_apdh": "w/o APDH", "wo_l_pose": "w/o L_pose"}
+    columns = {"fid": "FID ↓ †", "ssim": "SSIM ↑", "hkc": "HKC ↑ †"}
     md = (report.out / "ablation.md").read_text()
-    assert bold_cells(md) == {("Full model (baseline)", "FID ↓ †"), ("w/o L_pose", "SSIM ↑"), ("w/o APDH", "HKC ↑ †")}
+    assert bold_cells(md.split("### Each ablation")[0]) == {(labels[v], columns[m]) for v, m in expected}
     tex = (report.out / "ablation.tex").read_text().split(r"\end{table}")[0]  # the ablation table only
     rows = {ln.split(" & ")[0]: ln.split(" & ") for ln in tex.splitlines() if " & " in ln}
-    assert rows["Full model (baseline)"][2].startswith(r"\textbf{10.20")  # FID is the 3rd column
-    assert rows[r"w/o $\mathcal{L}_{pose}$"][3].startswith(r"\textbf{0.730}")
-    assert rows["w/o APDH"][4].startswith(r"\textbf{0.900")
-    assert tex.count(r"\textbf{") == 3
-    cells = markdown_cells(md)
-    assert all("(paper)" not in r["Method"] for r in cells if any("**" in c for c in r.values()))
+    assert rows["w/o APDH"][2].startswith(r"\textbf{12.20") and tex.count(r"\textbf{") == 1
+    comparison = markdown_cells(md.split("### Each ablation")[1])
+    assert {(r["Ablation"], r["Metric"]) for r in comparison if "**" in r["Verdict"]} == {("w/o APDH", "FID ↓")}
 
 
-def test_bold_follows_the_metric_direction(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Flip FID to higher-is-better: its bold moves from the lowest mean (full) to the highest (w/o APDH)."""
+def test_direction_sets_the_verdict_not_the_bold(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flip FID to higher-is-better: the same cell stays bold (p does not change), its verdict turns to better."""
     from reports import labels
     from reports.build import ablation_data
     from reports.formats import markdown
     from reports.query import load_sweep, open_store
-    from reports.tables import ablation_table
+    from reports.tables import ablation_table, comparison_table
 
     sweep = load_sweep(open_store(golden_config(runs)))
     monkeypatch.setitem(labels.METRICS, "fid", labels.MetricInfo("fid", "FID", "higher", 2))
-    md = markdown([ablation_table(ablation_data(sweep, "smoke", "full", None))])
-    assert ("w/o APDH", "FID ↑ †") in bold_cells(md) and ("Full model (baseline)", "FID ↑ †") not in bold_cells(md)
+    data = ablation_data(sweep, "smoke", "full", None)
+    assert bold_cells(markdown([ablation_table(data)])) == {("w/o APDH", "FID ↑ †")}
+    verdicts = {(r[0].text, r[1].text): r[-1] for r in comparison_table(data).rows}
+    assert verdicts[("w/o APDH", "FID ↑")].text == "better" and verdicts[("w/o APDH", "FID ↑")].bold
+
+
+def test_comparison_rows_only_where_there_is_a_test(report) -> None:
+    """Pairs with one seed on a side are named in a note, not rows of "n=1, no test"."""
+    md = (report.out / "ablation.md").read_text()
+    comparison = md.split("### Each ablation")[1]
+    assert "n=1, no test" not in md and "| none " not in comparison
+    rows = markdown_cells(comparison)
+    assert [(r["Ablation"], r["Metric"], r["n"]) for r in rows] == [("w/o APDH", "FID ↓", "2"), ("w/o APDH", "SSIM ↑", "2")]
+    assert "Not tested (one seed on a side): w/o APDH: HKC; w/o L_pose: FID, SSIM, HKC." in comparison
 
 
 def test_sweep_query_keeps_failed_and_missing_trials(runs: Path) -> None:
@@ -189,34 +219,159 @@ def test_runs_without_the_schedule_record_say_so(runs: Path, tmp_path: Path) -> 
     assert NOT_RECORDED in report.index.read_text(encoding="utf-8")
 
 
-def test_report_writes_every_plot_as_png(report) -> None:
+FIGURES = {"dots_fid", "dots_ssim", "dots_hkc", "loss_curves", "apdh_schedule"}
+
+
+def test_report_writes_every_figure_as_png_pdf_and_svg(report) -> None:
     from PIL import Image
 
-    names = {p.name for p in report.files if p.suffix == ".png"}
-    assert names == {"bars_fid.png", "bars_ssim.png", "bars_hkc.png", "loss_curves.png", "apdh_schedule.png"}
-    for name in names:
-        data = (report.out / name).read_bytes()
-        assert data.startswith(PNG_MAGIC)
-        with Image.open(report.out / name) as img:
+    names = {p.name for p in report.files if p.suffix in (".png", ".pdf", ".svg")}
+    assert names == {f"{stem}.{kind}" for stem in FIGURES for kind in ("png", "pdf", "svg")}
+    for stem in FIGURES:
+        assert (report.out / f"{stem}.png").read_bytes().startswith(PNG_MAGIC)
+        assert (report.out / f"{stem}.pdf").read_bytes().startswith(b"%PDF-")
+        assert b"<svg" in (report.out / f"{stem}.svg").read_bytes()[:1000]
+        with Image.open(report.out / f"{stem}.png") as img:
             assert img.width >= 400 and img.height >= 200
             assert np.asarray(img.convert("L")).std() > 5  # not blank
 
 
-def test_study_plots_and_pareto_front_from_a_trials_frame(tmp_path: Path) -> None:
-    from reports.plots import pareto_plot, study_history
+class Drawn:
+    """The matplotlib figures reports.plots saves (plots._save patched to keep them)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from reports import plots
+
+        self.figures: list = []
+        real = plots._save
+
+        def keep(fig, path):
+            self.figures.append(fig)
+            return real(fig, path)
+
+        monkeypatch.setattr(plots, "_save", keep)
+
+
+def legend_outside(fig) -> bool:
+    """The figure's legend box lies right of every axes box (nothing drawn over the lines)."""
+    renderer = fig.canvas.get_renderer()
+    legend = fig.legends[0].get_window_extent(renderer)
+    return all(legend.x0 >= ax.get_window_extent(renderer).x1 for ax in fig.axes)
+
+
+def test_dot_plot_spans_the_data_with_intervals_over_seeds(report, runs: Path, monkeypatch, tmp_path: Path) -> None:
+    """FID: the axis spans the values (not 0), the mean of each variant with its 95% t-interval, seeds as dots."""
+    from scipy import stats as st
+
+    from reports import plots
+    from reports.labels import variant_colours
+    from reports.query import load_sweep, open_store
+    from tests.report_store import VALUES
+
+    drawn = Drawn(monkeypatch)
+    sweep = load_sweep(open_store(golden_config(runs)))
+    colours = variant_colours(sweep.variants)
+    plots.metric_dots(sweep.trials, "fid", "full", sweep.variants, colours, tmp_path / "fid.png")
+    fig = drawn.figures[0]
+    ax = fig.axes[0]
+    low, high = ax.get_xlim()
+    values = [v["fid"] for v in VALUES.values()]
+    assert low > 0.5 * min(values) and low <= min(values) and high >= max(values)  # not from zero
+    full = [VALUES[("full", s)]["fid"] for s in (0, 1)]
+    half = st.t.ppf(0.975, 1) * np.std(full, ddof=1) / np.sqrt(2)
+    bars = [c for c in ax.collections if c.__class__.__name__ == "LineCollection"]
+    segments = [seg for c in bars for seg in c.get_segments()]
+    spans = {(round(s[0][0], 6), round(s[1][0], 6)) for s in segments}
+    assert (round(np.mean(full) - half, 6), round(np.mean(full) + half, 6)) in spans
+    assert legend_outside(fig)
+    for suffix in (".pdf", ".svg"):
+        assert (tmp_path / "fid.png").with_suffix(suffix).is_file()
+
+
+def test_loss_curves_smoothed_raw_faint_and_legend_outside(monkeypatch, tmp_path: Path) -> None:
+    """Each variant: a faint raw mean and a bold centred rolling mean (window in plots), in its own colour."""
+    from reports import plots
+    from reports.labels import variant_colours
+
+    drawn = Drawn(monkeypatch)
+    rng = np.random.default_rng(0)
+    steps = np.arange(10, 410, 10)
+    history = pd.DataFrame([{"variant": v, "seed": s, "trial_key": f"{v}-s{s}", "step": int(t),
+                             "value": 1 / np.sqrt(t) + 0.05 * rng.standard_normal()}
+                            for v in ("full", "wo_apdh") for s in (0, 1) for t in steps])
+    colours = variant_colours(["full", "wo_apdh"])
+    plots.loss_curves(history, "full", ["full", "wo_apdh"], colours, tmp_path / "loss.png")
+    fig = drawn.figures[0]
+    lines = fig.axes[0].get_lines()
+    window = plots.smoothing_window(len(steps))
+    assert window == max(plots.SMOOTHING_MIN_POINTS, round(plots.SMOOTHING_SHARE * len(steps)))
+    mean = history[history["variant"] == "wo_apdh"].groupby("step")["value"].mean()
+    raw, smooth = [ln for ln in lines if ln.get_color() == colours["wo_apdh"]]
+    assert np.allclose(raw.get_ydata(), mean) and raw.get_alpha() == plots.RAW_ALPHA
+    expected = [mean.iloc[max(0, i - window // 2): i + (window - window // 2)].mean() for i in range(len(mean))]
+    assert np.allclose(smooth.get_ydata(), expected) and smooth.get_alpha() is None
+    assert np.std(np.diff(smooth.get_ydata())) < np.std(np.diff(raw.get_ydata()))
+    assert legend_outside(fig)
+
+
+def test_an_off_grid_point_after_a_checkpoint_is_dropped() -> None:
+    """A trial reports one step after each checkpoint (the report carrying it): not on the log grid, not drawn."""
+    from reports.plots import on_log_grid
+
+    steps = [2, 4, 6, 8, 10, 11, 12, 13]  # log_every 2, checkpoint at 10 reported at 11; 13 = the last step
+    history = pd.DataFrame({"trial_key": "a-s0", "step": steps, "value": np.arange(len(steps), dtype=float)})
+    assert list(on_log_grid(history)["step"]) == [2, 4, 6, 8, 10, 12, 13]
+    every = pd.DataFrame({"trial_key": "b-s0", "step": [1, 2, 3], "value": [1.0, 2.0, 3.0]})
+    assert list(on_log_grid(every)["step"]) == [1, 2, 3]
+
+
+def test_phd_terms_drawn_at_the_steps_they_exist(monkeypatch, tmp_path: Path) -> None:
+    """A term logged at some steps only: markers at exactly those steps, one panel per term with values."""
+    from reports import plots
+    from reports.labels import variant_colours
+
+    drawn = Drawn(monkeypatch)
+    pose = pd.DataFrame({"variant": "full", "seed": 0, "trial_key": "full-s0", "step": [10, 40, 90],
+                         "value": [0.5, 0.4, 0.3]})
+    low = pd.DataFrame({"variant": ["full", "wo_apdh"], "seed": 0, "trial_key": ["full-s0", "wo_apdh-s0"],
+                        "step": [20, 30], "value": [0.2, 0.1]})
+    empty = pose.iloc[:0]
+    colours = variant_colours(["full", "wo_apdh"])
+    plots.phd_terms({"pose": pose, "detail": empty, "low": low}, "full", ["full", "wo_apdh"], colours,
+                    tmp_path / "phd.png")
+    fig = drawn.figures[0]
+    axes = [ax for ax in fig.axes if ax.get_lines()]
+    assert len(axes) == 2 and "train/pose" in axes[0].get_title() and "train/low" in axes[1].get_title()
+    (line,) = axes[0].get_lines()
+    assert list(line.get_xdata()) == [10, 40, 90] and line.get_marker() == "o"
+    assert line.get_color() == colours["full"] and legend_outside(fig)
+
+
+def test_each_variant_keeps_its_colour() -> None:
+    """Known variants have fixed colours whatever the sweep; others take distinct free ones."""
+    from reports.labels import variant_colours
+
+    a = variant_colours(["full", "wo_apdh", "wo_l_pose", "my_variant"])
+    b = variant_colours(["wo_l_pose", "other", "full"])
+    assert a["full"] == b["full"] and a["wo_l_pose"] == b["wo_l_pose"]
+    assert len(set(a.values())) == 4 and a["my_variant"] not in {a["full"], a["wo_apdh"], a["wo_l_pose"]}
+    smoke = variant_colours(["full", "wo_apdh", "wo_hpa", "wo_l_pose", "wo_l_detail", "wo_l_low", "wo_initial_pose",
+                             "wo_audio_lips", "wo_audio_face", "wo_audio_body", "ctrl_no_audio", "ctrl_no_hand_pose",
+                             "ctrl_no_reference"])
+    assert len(set(smoke.values())) == 13
+
+
+def test_pareto_front_of_a_trials_frame() -> None:
     from reports.stats import pareto_front
 
     frame = pd.DataFrame({"number": [0, 1, 2, 3, 4, 5], "fid": [5.0, 4.0, 6.0, 3.0, np.nan, 4.5],
                           "sync_c": [1.0, 2.0, 3.0, 1.5, 9.0, 1.0]})
     front = pareto_front(frame, [("fid", "lower"), ("sync_c", "higher")])
     assert list(frame.loc[front, "number"]) == [1, 2, 3]  # 0 and 5 dominated by 1; 4 has no FID
-    for path in (study_history(frame, "fid", "lower", tmp_path / "h.png"),
-                 pareto_plot(frame, [("fid", "lower"), ("sync_c", "higher")], tmp_path / "p.png")):
-        assert path.read_bytes().startswith(PNG_MAGIC)
 
 
 def test_study_plots_are_skipped_without_a_study(report) -> None:
-    assert not (report.out / "study_history.png").exists() and not (report.out / "study_pareto.png").exists()
+    assert not list(report.out.glob("study_*"))
 
 
 def test_shipped_paper_numbers_become_reference_rows() -> None:
@@ -242,6 +397,15 @@ def test_small_values_keep_two_significant_digits() -> None:
     assert significant_decimals(0.0, 3) == 3 and significant_decimals(1e-12, 3) == 8 and significant_decimals(math.nan, 2) == 2
 
 
+@pytest.mark.parametrize("value, text", [(2.0, "+2.00"), (-0.04, "-0.0400"), (0.256, "+0.256"), (12.34, "+12.3"),
+                                         (-491.2, "-491"), (1234.5, "+1234"), (-8e-5, "-8.00e-05"),
+                                         (0.123456789, "+0.123"), (0.0, "+0.00")])
+def test_deltas_print_three_significant_figures(value: float, text: str) -> None:
+    from reports.tables import fmt_delta
+
+    assert fmt_delta(value) == text
+
+
 def test_a_tuning_study_in_the_experiment_adds_its_plots(runs: Path, tmp_path: Path) -> None:
     """A parent run tagged harness.role=study (as harness tune logs it) gives the history and Pareto plots."""
     import shutil
@@ -263,9 +427,9 @@ def test_a_tuning_study_in_the_experiment_adds_its_plots(runs: Path, tmp_path: P
         tracker.finish(run)
     tracker.finish(study)
     report = build_report(cfg, tmp_path / "out", ["html"])
-    for name in ("study_history.png", "study_pareto.png"):
+    for name in ("study_history_fid.png", "study_history_ssim.png", "study_pareto.png"):  # Optuna's plots
         assert (report.out / name).read_bytes().startswith(PNG_MAGIC)
-    assert report.index.read_text().count("data:image/png;base64,") == 7
+    assert report.index.read_text().count("data:image/png;base64,") == len(FIGURES) + 3
     from reports.query import load_study, open_store
 
     _, frame, objectives = load_study(open_store(cfg), [])
@@ -290,5 +454,5 @@ def test_an_experiment_without_sweeps_is_one_line(runs: Path, tmp_path: Path) ->
 def test_latex_escape_keeps_free_text_compilable() -> None:
     from reports.labels import latex_escape
 
-    assert latex_escape("a_b 50% #1 & {x} ± 2 − 1, p < 0.05 – ↓ † Δ") == \
-        r"a\_b 50\% \#1 \& \{x\} $\pm$ 2 $-$ 1, p $<$ 0.05 -- $\downarrow$ \dag{} $\Delta$"
+    assert latex_escape("a_b 50% #1 & {x} ± 2 − 1, p < 0.05 – ↓ † Δ é ≥ 中") == \
+        r"a\_b 50\% \#1 \& \{x\} $\pm$ 2 $-$ 1, p $<$ 0.05 -- $\downarrow$ $^{\dagger}$ $\Delta$ e $\geq$ "

@@ -31,7 +31,7 @@ def test_report_command_writes_every_format(runs: Path, run_cli, tmp_path: Path)
     assert "sweep smoke-golden: 4 variants, 3 trial(s) without results" in proc.stdout
     names = {p.name for p in out.iterdir()}
     assert {"ablation.md", "ablation.tex", "ablation.csv", "trials.csv", "index.html", "provenance.json",
-            "loss_curves.png", "apdh_schedule.png", "bars_fid.png"} <= names
+            "loss_curves.png", "loss_curves.pdf", "loss_curves.svg", "apdh_schedule.png", "dots_fid.png"} <= names
     assert (out / "ablation.md").read_text() == (Path(__file__).parent / "golden" / "ablation.md").read_text()
 
 
@@ -103,16 +103,19 @@ def test_demo_path_end_to_end_at_reduced_size(run_cli, tmp_path: Path) -> None:
     report = run_cli("report", SMOKE, *overrides, "--out", out, timeout=120)
     assert report.returncode == 0, report.stderr[-3000:]
     assert report.stdout.strip().endswith(f"report: {out / 'index.html'}")
-    for name in ("index.html", "ablation.md", "ablation.tex", "ablation.csv", "bars_ssim.png", "bars_psnr.png",
-                 "loss_curves.png", "apdh_schedule.png"):
+    for name in ("index.html", "ablation.md", "ablation.tex", "ablation.csv", "dots_ssim.png", "dots_psnr.svg",
+                 "loss_curves.pdf", "apdh_schedule.png"):
         assert (out / name).stat().st_size > 0, name
     md = (out / "ablation.md").read_text()
     for label in ("Full model (baseline)", "w/o APDH", "w/o L_pose"):
         assert f"| {label} " in md, label
-    assert md.count("| 1/1 ") == 3 and "n=1, no test" in md  # one seed each: no test, said so
+    assert md.count("| 1/1 ") == 3 and "n=1, no test" not in md and "**" not in md  # one seed each: no test
+    assert "One seed per variant: no significance test" in md and "| paired t " not in md
     assert "SSIM ↑" in md and "PSNR ↑" in md and "Exact backends (reference protocol and weights): SSIM" in md
     page = (out / "index.html").read_text()
-    assert page.count("data:image/png;base64,") == 4  # bars x2, loss curves, schedule
+    pngs = {p.name for p in out.glob("*.png")}  # dots x2, loss curves, schedule (+ PhD terms, samples when logged)
+    assert {"dots_ssim.png", "dots_psnr.png", "loss_curves.png", "apdh_schedule.png"} <= pngs
+    assert page.count("data:image/png;base64,") == len(pngs)
 
 
 @pytest.mark.slow

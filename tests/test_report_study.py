@@ -18,7 +18,7 @@ import pytest
 
 from harness.errors import HarnessError
 from tests.conftest import EXPERIMENTS
-from tests.report_store import STUDIES, STUDY_COMMIT, study_config, study_runs
+from tests.report_store import STUDIES, STUDY_BEST, STUDY_COMMIT, study_config, study_runs
 
 GOLDEN = Path(__file__).parent / "golden"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -129,12 +129,14 @@ def test_report_command_on_a_study_only_experiment(runs: Path, run_cli, tmp_path
     summary = json.loads(proc.stdout)
     assert summary["study"] == "tune_schedule-0a1b2c3d4e5f" and summary["states"] == {"COMPLETE": 3, "FAIL": 2}
     assert summary["index"] == str((out / "index.html").resolve())
-    assert {p.name for p in out.iterdir()} == {"study.md", "study.tex", "study.csv", "study_history.png",
-                                               "study_pareto.png", "index.html", "provenance.json"}
-    for name in ("study_history.png", "study_pareto.png"):
+    figures = {f"{stem}.{kind}" for stem in ("study_history_fid", "study_history_ssim", "study_pareto")
+               for kind in ("png", "pdf", "svg")}
+    assert {p.name for p in out.iterdir()} == {"study.md", "study.tex", "study.csv", "index.html",
+                                               "provenance.json", *figures}
+    for name in ("study_history_fid.png", "study_history_ssim.png", "study_pareto.png"):
         assert (out / name).read_bytes().startswith(PNG_MAGIC), name
     page = (out / "index.html").read_text(encoding="utf-8")
-    assert not re.search(r"<(script|link|iframe)\b", page, re.I) and page.count('src="data:image/png;base64,') == 2
+    assert not re.search(r"<(script|link|iframe)\b", page, re.I) and page.count('src="data:image/png;base64,') == 3
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["kind"] == "study" and prov["parent_run_id"] == summary["study_run_id"]
     assert len(prov["child_run_ids"]) == 5 and prov["sweep_git_commit"] == STUDY_COMMIT
@@ -152,3 +154,68 @@ def test_study_report_mistakes_are_one_line(runs: Path, run_cli, tmp_path: Path,
     proc = run_cli("report", EXPERIMENTS / "tune_schedule.yaml", f"paths.runs={runs}", "--out", tmp_path / "r", *args)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
+
+
+def test_optuna_rebuilds_the_study_from_mlflow(runs: Path) -> None:
+    """The in-memory Optuna study the plots draw: states, objective values, tuned values, named objectives."""
+    from optuna.trial import TrialState
+
+    from reports.query import open_store, read_study
+    from reports.study_plots import optuna_study
+    from tests.report_store import STUDIES
+
+    for experiment, (_, trials) in STUDIES.items():
+        study = read_study(open_store(study_config(runs, experiment)), [])
+        rebuilt = optuna_study(study)
+        states = {"complete": TrialState.COMPLETE, "stopped_early": TrialState.PRUNED, "failed": TrialState.FAIL,
+                  "unmeasured": TrialState.FAIL}
+        assert [t.state for t in rebuilt.trials] == [states[how] for _, how, _ in trials]
+        metrics = [m for m, _ in study.objectives]
+        for trial, (_, how, values) in zip(rebuilt.trials, trials):
+            if how == "complete":
+                assert trial.values == pytest.approx([values[m] for m in metrics])
+            assert len(trial.params) == len(study.tuned_keys)
+        assert rebuilt.metric_names == [{"fid": "FID ↓", "ssim": "SSIM ↑"}[m] for m in metrics]
+        assert [d.name.lower() for d in rebuilt.directions] == \
+            [{"lower": "minimize", "higher": "maximize"}[d] for _, d in study.objectives]
+        best = {t.number for t in rebuilt.best_trials}
+        assert best == set(STUDY_BEST[experiment])  # Optuna's own verdict on the rebuilt study: the logged one
+
+
+def test_importance_plot_needs_enough_complete_trials(runs: Path, tmp_path: Path) -> None:
+    """plot_param_importances: drawn with MIN_IMPORTANCE_TRIALS complete trials and 2+ tuned keys, not with fewer."""
+    from unittest import mock
+
+    from reports.query import open_store, read_study
+    from reports.study_plots import MIN_IMPORTANCE_TRIALS, study_plots
+    from tests import report_store
+
+    assert not (tmp_path / "few").exists()
+    few = study_plots(read_study(open_store(study_config(runs, "tune_single")), []), tmp_path / "few")
+    assert [p.name for _, p in few] == ["study_history_ssim.png"]
+    many = [(n, "complete", {"ssim": 0.5 + 0.01 * ((n * 7) % 11)}) for n in range(MIN_IMPORTANCE_TRIALS)]
+    copy = tmp_path / "runs"
+    shutil.copytree(runs, copy)
+    extra = ["tune.objectives=[{metric: ssim, direction: maximize}]"]
+    with mock.patch.dict(report_store.STUDIES, {"tune_many": (extra, many)}), \
+            mock.patch.dict(report_store.STUDY_BEST, {"tune_many": {7}}):
+        report_store.write_study(copy, "tune_many")
+        study = read_study(open_store(study_config(copy, "tune_many")), [])
+    figures = study_plots(study, tmp_path / "many")
+    assert [p.name for _, p in figures] == ["study_history_ssim.png", "study_importance.png"]
+    for suffix in (".png", ".pdf", ".svg"):
+        assert (tmp_path / "many" / "study_importance").with_suffix(suffix).stat().st_size > 1000
+
+
+def test_the_study_storage_names_its_objectives(tmp_path: Path) -> None:
+    """harness tune creates the Optuna study with set_metric_names: optuna-dashboard shows the metric names."""
+    import optuna
+
+    from harness.config_load import load
+    from harness.tune.study import create_study, open_storage, storage_url, study_name
+
+    cfg = load(EXPERIMENTS / "tune_schedule.yaml", [f"paths.runs={tmp_path}"])
+    url = storage_url(cfg, tmp_path)
+    create_study(open_storage(url), cfg)
+    reopened = optuna.load_study(study_name=study_name(cfg), storage=url)  # what optuna-dashboard opens
+    assert reopened.metric_names == [o.metric for o in cfg.tune.objectives] == ["fid", "ssim"]

@@ -9,6 +9,7 @@ resumed study is always continued with the config it was started with.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,9 @@ def create_study(storage: Any, cfg: ExperimentConfig) -> Any:
 
     study = optuna.create_study(storage=storage, study_name=study_name(cfg),
                                 directions=[o.direction for o in cfg.tune.objectives])
+    with warnings.catch_warnings():  # Optuna marks set_metric_names experimental (a warning per call)
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([o.metric for o in cfg.tune.objectives])  # named objectives in optuna-dashboard
     study.set_user_attr("config_hash", cfg.config_hash())
     study.set_user_attr("objectives", [o.model_dump() for o in cfg.tune.objectives])
     return study
