@@ -136,27 +136,26 @@ def latex_escape(text: str) -> str:
 
 
 # Free text (missing reasons, errors, source notes) in LaTeX notes: no URLs, machine paths, environment variables
-# or backticks. A clause holding one is cut off; where nothing would remain, a path is replaced by its file name.
+# or backticks. Clause by clause: a URL or $VARIABLE ends the text before its clause (what follows is where
+# to get or put something); a path becomes its file name; backticks go.
 URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.I)
-MACHINE_PATH = re.compile(r"(?<![\w/.-])(?:~|\.{1,2})?/[^\s;,()]+|\$\{?[A-Z_][A-Z0-9_]*\}?")
-FILE_PATH = re.compile(r"\b[\w.-]+(?:/[\w.-]+)+\.(?:md|csv|ya?ml|json|py|pt|pth|bin|onnx|ckpt|safetensors|db|txt)\b")
-CLAUSE_END = re.compile(r";\s|:\s|\.\s|,\s|\s\(|\s—\s")
+VARIABLE = re.compile(r"\$\{?[A-Z_][A-Z0-9_]*\}?")
+PATH = re.compile(r"(?<![\w/.-])(?:~|\.{1,2})?/[^\s;,()]+"
+                  r"|\b[\w.-]+(?:/[\w.-]+)+\.(?:md|csv|ya?ml|json|py|pt|pth|bin|onnx|ckpt|safetensors|db|txt)\b")
+CLAUSE = re.compile(r".*?(?:;\s|:\s|\.\s|,\s|(?=\s\()|$)", re.S)
 
 
 def plain_for_paper(text: str) -> str:
     """text without URLs, machine paths, $VARIABLES or backticks (see above); e.g. for LaTeX footnotes."""
-    text = text.replace("`", "")
-    hits = [m.start() for pattern in (URL, MACHINE_PATH, FILE_PATH) for m in pattern.finditer(text)]
-    if not hits:
-        return text
-    first = min(hits)
-    cuts = [m.start() for m in CLAUSE_END.finditer(text, 0, first)]
-    kept = text[: cuts[-1]].rstrip() if cuts else ""
-    if not kept:  # the path is in the first clause: keep the sentence, name the file only
-        kept = URL.sub(lambda m: m.group(0).split("://", 1)[1].split("/", 1)[0], text)
-        kept = MACHINE_PATH.sub(lambda m: PurePosixPath(m.group(0)).name if "/" in m.group(0) else "", kept)
-        kept = FILE_PATH.sub(lambda m: PurePosixPath(m.group(0)).name, kept)
-    return kept + ")" * max(0, kept.count("(") - kept.count(")"))
+    kept = []
+    for clause in CLAUSE.findall(text.replace("`", "")):
+        if URL.search(clause) or VARIABLE.search(clause):
+            break
+        kept.append(PATH.sub(lambda m: PurePosixPath(m.group(0)).name, clause))
+    out = "".join(kept).rstrip(" ;:,")
+    if not out:  # the first clause holds the URL: drop the URLs only
+        out = re.sub(r"\s+", " ", VARIABLE.sub("", URL.sub("", text.replace("`", "")))).strip()
+    return out + ")" * max(0, out.count("(") - out.count(")"))
 
 
 def latex_plain(text: str) -> str:

@@ -242,7 +242,7 @@ def _ablation_notes(data: AblationData, flagged: set[str]) -> list[Cell]:
 def _why_none(data: AblationData, metric: str) -> str:
     """'Sync-C (backend x: reason)': a metric no variant has a value of, with its backends' reasons."""
     rows = data.summary[data.summary["metric"] == metric]
-    reasons = sorted({r for text in rows["missing"] for r in text.split("; ") if r})
+    reasons = list(dict.fromkeys(text for text in rows["missing"] if text))  # each variant's reasons, as logged
     backends = sorted({b for text in rows["backend"] for b in text.split(",") if b})
     why = "; ".join(reasons) or ("no finished trial" if not (rows["seeds_ok"] > 0).any() else "no value")
     return f"{metric_info(metric).name} ({', '.join(backends) + ': ' if backends else ''}{why})"

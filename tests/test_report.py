@@ -456,3 +456,74 @@ def test_latex_escape_keeps_free_text_compilable() -> None:
 
     assert latex_escape("a_b 50% #1 & {x} ± 2 − 1, p < 0.05 – ↓ † Δ é ≥ 中") == \
         r"a\_b 50\% \#1 \& \{x\} $\pm$ 2 $-$ 1, p $<$ 0.05 -- $\downarrow$ $^{\dagger}$ $\Delta$ e $\geq$ "
+
+
+@pytest.fixture(scope="module")
+def one_seed_report(tmp_path_factory: pytest.TempPathFactory):
+    from reports.build import build_report
+    from tests.report_one_seed import one_seed_config, one_seed_runs
+
+    runs = one_seed_runs(tmp_path_factory)
+    return build_report(one_seed_config(runs), tmp_path_factory.mktemp("one_seed"), ["md", "tex", "html", "csv"],
+                        paper_csv=REPO / "docs" / "paper_numbers.csv")
+
+
+def test_one_seed_gives_no_comparison_rows_and_no_bold(one_seed_report) -> None:
+    """One seed per variant: the comparison table is one line saying why; nothing is bold, in any format."""
+    md = (one_seed_report.out / "ablation.md").read_text()
+    ablation, comparison = md.split("### Each ablation against Full model")
+    assert comparison.strip().splitlines() == [
+        "One seed per variant: no significance test, so nothing is bold and there is no comparison table; run with "
+        "sweep.seeds=[0, 1, 2] (or more seeds) to test each ablation against the baseline."]
+    assert "**" not in md and "n=1, no test" not in md and "paired t" not in md
+    assert [r["Method"] for r in markdown_cells(ablation)][:3] == ["Full model (baseline)", "w/o APDH", "w/o L_pose"]
+    assert markdown_cells(ablation)[1]["FID ↓ †"] == "12.10 (+2.10)"  # the change is shown, not tested
+    tex = (one_seed_report.out / "ablation.tex").read_text()
+    assert tex.count(r"\begin{table}") == 1 and r"\textbf" not in tex
+    assert "% Each ablation against Full model: One seed per variant: no significance test" in tex
+    page = one_seed_report.index.read_text(encoding="utf-8")
+    assert '<p class="empty" id="comparison">' in page and "<strong>" not in page.split('id="comparison"')[0]
+    frame = pd.read_csv(one_seed_report.out / "ablation.csv")
+    assert not frame["significant"].any() and set(frame["test"].dropna()) == {"none"}
+
+
+def test_a_metric_without_any_value_is_not_a_column(one_seed_report) -> None:
+    """HKC has no value anywhere: no column, no plot; a note names it and why (the CSV keeps its rows)."""
+    from tests.report_one_seed import NO_HKC
+
+    md = (one_seed_report.out / "ablation.md").read_text()
+    header = markdown_cells(md)[0].keys()
+    assert list(header) == ["Method", "Seeds", "FID ↓ †", "SSIM ↑"]
+    assert f"- Not shown (no variant has a value): HKC (mediapipe-hands/offline-stand-in: {NO_HKC})." in md
+    assert not (one_seed_report.out / "dots_hkc.png").exists() and (one_seed_report.out / "dots_fid.png").exists()
+    assert "HKC" not in (one_seed_report.out / "ablation.tex").read_text().split(r"\midrule")[0]  # header
+    frame = pd.read_csv(one_seed_report.out / "ablation.csv")
+    assert (frame["metric"] == "hkc").sum() == 4 and frame.loc[frame["metric"] == "hkc", "n"].eq(0).all()
+    assert "\nHKC" not in md.split("- Not shown")[0]  # not listed again as a missing value per variant
+
+
+def test_latex_notes_carry_no_paths_urls_or_backticks(one_seed_report) -> None:
+    """The missing reason and the error name a cache path, a URL and a command in backticks: Markdown keeps
+    them, the LaTeX keeps the sentence before them (what failed, in short)."""
+    from tests.report_one_seed import CACHE_PATH, URL
+
+    md = (one_seed_report.out / "ablation.md").read_text()
+    assert CACHE_PATH in md and URL in md
+    tex = (one_seed_report.out / "ablation.tex").read_text()
+    notes = tex.split(r"{\footnotesize")[1]
+    for text in ("/root/", "/tmp/", "://", "`", "cache", "example.org", "HARNESS_WEIGHTS"):
+        assert text not in tex, text
+    assert r"HKC (mediapipe-hands/offline-stand-in: missing weight file hand\_landmarker.task (hands, sha256 0a1b))" \
+        in notes
+    assert r"w/o L\_pose seed 0 (failed: OSError: cannot open clip0.mp4)" in notes
+
+
+def test_plain_for_paper_cuts_the_clause_with_a_path_or_url() -> None:
+    from reports.labels import plain_for_paper
+
+    assert plain_for_paper("EMTD (via a summary; see docs/paper_numbers.md)") == "EMTD (via a summary; see paper_numbers.md)"
+    assert plain_for_paper("no weights: put it in $HARNESS_WEIGHTS or /a/b; get it from https://x.org/w") == \
+        "no weights"
+    assert plain_for_paper("weight file /root/.cache/x.pt does not exist") == "weight file x.pt does not exist"
+    assert plain_for_paper("run `harness weights list` first") == "run harness weights list first"
+    assert plain_for_paper("fid-helper-mapped-inception/offline; w/o APDH") == "fid-helper-mapped-inception/offline; w/o APDH"

@@ -1,0 +1,73 @@
+"""Test helper: pdflatex for compiling the report's LaTeX tables (Debian packages below).
+
+The tables need the LaTeX packages in reports/formats.py, LATEX_PACKAGES: booktabs (rules) and
+graphicx (shrinking a wide table to the line). Debian's texlive-latex-base has pdflatex and
+graphicx but not booktabs, which is in texlive-latex-recommended (it depends on latex-base), so
+that one package is installed.
+
+``pdflatex`` (session fixture): the engine's path. When it (or booktabs) is missing and the
+process is root with apt-get available, texlive-latex-recommended is installed once per session
+(``apt-get install -y --no-install-recommends``, with an ``apt-get update`` retry); otherwise the
+test skips and says why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+PACKAGES = ("texlive-latex-recommended",)  # pulls texlive-latex-base (pdflatex, graphicx); has booktabs
+STYLES = ("booktabs.sty", "graphicx.sty")
+
+
+def missing_styles() -> list[str]:
+    """The STYLES kpsewhich cannot find (all of them without a TeX installation)."""
+    if not shutil.which("kpsewhich"):
+        return list(STYLES)
+    return [s for s in STYLES if subprocess.run(["kpsewhich", s], capture_output=True, text=True).returncode != 0]
+
+
+def install_tex() -> str:
+    """Install PACKAGES (root + apt-get only); '' on success, else the reason it was not installed."""
+    if os.geteuid() != 0:
+        return f"pdflatex or {', '.join(STYLES)} missing and the tests do not run as root " \
+               f"(install the Debian package {' '.join(PACKAGES)})"
+    if not shutil.which("apt-get"):
+        return "pdflatex is not installed and apt-get is not available"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+
+    def apt(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["apt-get", *args], capture_output=True, text=True, env=env, timeout=900)
+
+    install = ("install", "-y", "-qq", "--no-install-recommends", *PACKAGES)
+    if apt(*install).returncode == 0:
+        return ""
+    apt("update", "-qq")  # a fresh image may have no package lists yet
+    done = apt(*install)
+    return "" if done.returncode == 0 else f"apt-get install {' '.join(PACKAGES)} failed: {done.stderr.strip()[-300:]}"
+
+
+@pytest.fixture(scope="session")
+def pdflatex() -> str:
+    """Path of pdflatex with the tables' LaTeX packages, installed once per session when missing (root), else skip."""
+    path = shutil.which("pdflatex")
+    if path is None or missing_styles():
+        reason = install_tex()
+        path = shutil.which("pdflatex")
+        if path is None or missing_styles():
+            pytest.skip(reason or f"pdflatex installed but {', '.join(missing_styles())} not found")
+    return path
+
+
+def compile_tex(engine: str, body: str, folder: Path, packages: tuple[str, ...]) -> subprocess.CompletedProcess:
+    """Compile body inside a minimal article with packages; -halt-on-error: the first error fails the run."""
+    folder.mkdir(parents=True, exist_ok=True)
+    uses = "".join(f"\\usepackage{{{p}}}\n" for p in packages)
+    (folder / "doc.tex").write_text(f"\\documentclass{{article}}\n{uses}\\begin{{document}}\n{body}\n"
+                                    "\\end{document}\n", encoding="utf-8")
+    return subprocess.run([engine, "-halt-on-error", "-interaction=nonstopmode", "-no-shell-escape", "doc.tex"],
+                          cwd=folder, capture_output=True, text=True, timeout=120)
