@@ -20,8 +20,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -86,19 +84,31 @@ def runs_page(base: str, experiment_id: str, view_key: str | None) -> str:
     return f"{base}/#/experiments/{experiment_id}/runs?{query}"
 
 
+class _Stop(Exception):
+    """Raised by the SIGINT/SIGTERM handler: unwinds out of Popen.wait (which holds its lock) first."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def serve(cmd: list[str]) -> int:
     """Run the MLflow UI in its own process group until it exits or this process gets SIGINT/SIGTERM,
-    which stop the whole group (uvicorn and its workers) also when not on a terminal. Returns the exit code."""
+    which stop the whole group (uvicorn and its workers) also when not on a terminal. Returns the exit
+    code (128 + the signal when stopped by one)."""
     proc = subprocess.Popen(cmd, env=dict(os.environ), start_new_session=True)
 
     def stop(signum: int, _frame: Any) -> None:
-        _stop_group(proc)
-        sys.exit(128 + signum)
+        raise _Stop(signum)  # not _stop_group here: Popen.wait below holds a lock _stop_group's wait needs
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         return proc.wait()
+    except _Stop as stopped:
+        return 128 + stopped.signum
     finally:
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         _stop_group(proc)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -112,11 +122,10 @@ def _stop_group(proc: subprocess.Popen) -> None:
         return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_WAIT_S
-    while proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=STOP_WAIT_S)
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # what did not stop in time, and workers the server left behind
     proc.wait()
 
 
