@@ -146,6 +146,23 @@ def test_local_sweep_refuses_trials_bigger_than_the_machine(tmp_path: Path, over
         check_local_resources(cfg)
 
 
+def test_trial_resources_are_custom_ray_resources_that_need_a_cluster(tmp_path: Path, run_cli) -> None:
+    from harness.errors import HarnessError
+    from harness.runtime.resources import tune_resources, worker_resources
+
+    cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp_path}", "sweep.trial_resources={gpu_node: 0.5}"])
+    assert tune_resources(cfg) == {"cpu": 1.0, "gpu": 0.0, "gpu_node": 0.5}
+    assert worker_resources(cfg)["gpu_node"] == 0.5
+    with pytest.raises(HarnessError, match="sweep.trial_resources"):
+        load(EXPERIMENTS / "smoke.yaml", ["sweep.trial_resources={GPU: 1}"])
+    with pytest.raises(HarnessError, match="sweep.trial_resources"):
+        load(EXPERIMENTS / "smoke.yaml", ["sweep.trial_resources={gpu_node: 0}"])
+    proc = run_cli("sweep", *tiny_args(tmp_path, "sweep.trial_resources={gpu_node: 1}"))  # a local Ray has none
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].endswith("needs --address of a cluster whose nodes declare them "
+                                                         "(ray start --resources)"), proc.stderr
+
+
 def test_summary_of_a_trial_tune_never_started():
     # Ctrl-C before a trial starts leaves Tune a result without a config: summarised, not a TypeError.
     from types import SimpleNamespace
@@ -154,3 +171,34 @@ def test_summary_of_a_trial_tune_never_started():
 
     unstarted = _summary(SimpleNamespace(metrics=None, config=None, error=None))
     assert unstarted.status == "INCOMPLETE" and unstarted.metrics == {}
+
+
+@pytest.mark.slow
+def test_sweep_console_shows_the_chosen_columns_and_ends_with_mlflow_and_report(tmp_path: Path, run_cli) -> None:
+    extra = ["train.steps=2", "sweep.variants={full: {}}"]
+    proc = run_cli("sweep", *tiny_args(tmp_path, *extra), env={"COLUMNS": "200"}, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    headers = [ln for ln in out.splitlines() if "Trial name" in ln]
+    # Tune adds a metric column once some trial has reported it: step and loss while training, step at the end
+    assert headers and all({"status", "variant", "seed"} <= set(h.replace("|", " ").split()) for h in headers), out
+    assert "step" in headers[-1].split(), out
+    for internal in ("trial_done", "start_step", "results_json", "attempt", "time_total_s"):
+        assert internal not in out, internal
+    assert "tensorboard" not in (out + proc.stderr).lower()  # Tune's hint named a folder Ray deletes
+    assert "Result logdir" not in out and "session_" not in out  # nor a folder in Ray's session directory
+    # Tune's trial name is the MLflow run name
+    (run,) = [r for r in mlflow_runs(tmp_path) if r.data.tags.get("harness.role") == "trial"]
+    assert run.info.run_name == "full-s0" and any(ln.strip("|│ ").startswith("full-s0 ") for ln in out.splitlines())
+    mlflow_line, report_line = out.strip().splitlines()[-2:]
+    assert mlflow_line.startswith(f"MLflow: sqlite:///{tmp_path}/mlflow.db") and "harness ui " in mlflow_line
+    assert report_line.startswith("Report: harness report ") and str(EXPERIMENTS / "smoke.yaml") in report_line
+    assert "'sweep.variants={full: {}}'" in report_line and "--resume" not in report_line
+
+
+def test_progress_table_columns() -> None:
+    from harness.runtime.reporters import progress_table
+
+    reporter = progress_table()
+    assert reporter._parameter_columns == ["variant", "seed"]
+    assert reporter._metric_columns == {"step": "step", "train/loss": "loss"}

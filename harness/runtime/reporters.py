@@ -1,14 +1,19 @@
-"""The trainer's on_step hooks inside a trial: report training metrics to Ray, fire the fault hook.
+"""The trainer's on_step hooks inside a trial: report training metrics to Ray, fire the fault hook;
+and the driver's console table of those reports.
 
     StepReporter    one-worker trial: tune.report every train.log_every steps, with a pointer
                     checkpoint whenever the trainer has written a new checkpoint
     WorkerReporter  a Ray Train worker of a data-parallel trial: ray.train.report at the same
                     steps on every rank (a collective call); Ray Train forwards rank 0's to Tune
+    progress_table  the sweep driver's Tune status table: variant, seed, step, loss, status
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+from ray.tune import CLIReporter
 
 from harness.config import ExperimentConfig
 from harness.runtime.faults import FailOnce
@@ -62,3 +67,29 @@ class WorkerReporter:
             ray.train.report(_step_metrics(step, self.attempt, logs))
         if self.fail_once is not None:
             self.fail_once.check(step)
+
+
+# the console table's columns: the trial's config keys and its step reports (Curves.TRAIN_PREFIX + "loss")
+PROGRESS_PARAMS = ["variant", "seed"]
+PROGRESS_METRICS = {STEP_KEY: "step", f"{Curves.TRAIN_PREFIX}loss": "loss"}
+
+
+class ProgressTable(CLIReporter):
+    """Tune's legacy status table without its "Result logdir:" line (a folder in Ray's session
+    directory, deleted when Ray stops; the sweep's Tune state is under <sweep folder>/tune)."""
+
+    def report(self, trials: list, done: bool, *sys_info: str) -> None:
+        text = self._progress_str(trials, done, *sys_info)
+        print("\n".join(line for line in text.splitlines() if not line.startswith("Result logdir:")))
+
+
+def progress_table() -> ProgressTable:
+    """Tune's status table of a sweep with only variant, seed, step, loss (and name, status, node).
+
+    Ray 2.60's default console output infers its columns from the first report keys (so it showed
+    trial_done, start_step, results_json) and takes no column list; its legacy CLIReporter does,
+    so the sweep driver switches to it (RAY_AIR_NEW_OUTPUT=0, read by Tune when the run starts).
+    """
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    return ProgressTable(parameter_columns=PROGRESS_PARAMS, metric_columns=PROGRESS_METRICS, max_report_frequency=30,
+                         print_intermediate_tables=True)

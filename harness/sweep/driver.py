@@ -77,17 +77,19 @@ def _tuner(cfg: ExperimentConfig, base: dict[str, Any], folder: Path, callback: 
     """A new Tuner, or the restored one when --resume finds Tune state (errored trials rerun)."""
     from ray import tune
 
-    from harness.sweep.trial import trial_dirname
+    from harness.runtime.reporters import progress_table
+    from harness.sweep.trial import trial_dirname, trial_name
 
     trainable = _trainable(cfg, base, folder)
+    progress = progress_table()  # before a restore too: it switches Tune's console to the reporter kept in its state
     restored = restored_tuner(folder, trainable, resume_errored=True) if resume else None
     if restored is not None:
         return restored
     space = {"variant": tune.grid_search(list(cfg.sweep.variants)), "seed": tune.grid_search(list(cfg.sweep.seeds))}
     tune_cfg = tune.TuneConfig(max_concurrent_trials=cfg.sweep.max_concurrent or None,
-                               trial_dirname_creator=trial_dirname)
+                               trial_dirname_creator=trial_dirname, trial_name_creator=trial_name)
     return tune.Tuner(trainable, param_space=space, tune_config=tune_cfg,
-                      run_config=run_config(folder, callback, verbose, cfg.sweep.max_failures))
+                      run_config=run_config(folder, callback, verbose, cfg.sweep.max_failures, progress))
 
 
 def run_sweep(cfg: ExperimentConfig, address: str | None = None, resume: bool = False, verbose: int = 1) -> SweepSummary:

@@ -25,6 +25,11 @@ def trial_dirname(trial: Any) -> str:
     return f"{trial_key(trial.config['variant'], trial.config['seed'])}-{trial.trial_id}"
 
 
+def trial_name(trial: Any) -> str:
+    """Tune's name of a trial (its console tables): the MLflow run name, <variant>-s<seed>."""
+    return trial_key(trial.config["variant"], int(trial.config["seed"]))
+
+
 def sweep_trainable(config: dict[str, Any], base: dict[str, Any], sweep_dir: str) -> None:
     """The Tune function trainable: one (variant, seed)."""
     import torch
