@@ -77,7 +77,8 @@ def study_plots(study: Study, out: Path) -> list[tuple[str, Path]]:
     complete = len(rebuilt.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
     names = [_name(m) for m, _ in study.objectives]
     figures = []
-    with warnings.catch_warnings():
+    # rc_context: Optuna's plots switch pyplot to the ggplot style globally; the report's other figures keep theirs
+    with warnings.catch_warnings(), matplotlib.rc_context():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if complete == 0:
             return []

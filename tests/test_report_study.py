@@ -219,3 +219,16 @@ def test_the_study_storage_names_its_objectives(tmp_path: Path) -> None:
     create_study(open_storage(url), cfg)
     reopened = optuna.load_study(study_name=study_name(cfg), storage=url)  # what optuna-dashboard opens
     assert reopened.metric_names == [o.metric for o in cfg.tune.objectives] == ["fid", "ssim"]
+
+
+def test_optuna_plots_leave_the_report_style_alone(runs: Path, tmp_path: Path) -> None:
+    """Optuna's plots set pyplot's ggplot style; the report's own figures drawn afterwards keep matplotlib's."""
+    import matplotlib
+
+    from reports.query import open_store, read_study
+    from reports.study_plots import study_plots
+
+    before = dict(matplotlib.rcParams)
+    assert study_plots(read_study(open_store(study_config(runs)), []), tmp_path)
+    after = dict(matplotlib.rcParams)
+    assert {k for k in before if before[k] != after[k]} <= {"backend", "backend_fallback"}  # matplotlib.use("Agg")
