@@ -110,7 +110,8 @@ def test_tracker_on_a_real_mlflow_server(tmp_path: Path, sqlite_template: Path) 
         tracker.finish(child)
         run = tracker.client.get_run(child)
         assert run.info.status == "FINISHED" and run.data.metrics["loss"] == 1.0
-        assert [a.path for a in tracker.client.list_artifacts(child)] == ["x.txt"]
+        assert [a.path for a in tracker.client.list_artifacts(child)] == ["config.yaml", "x.txt"]
+        assert len(run.inputs.dataset_inputs) == 1  # the dataset input through the server too
         assert (tmp_path / "server_artifacts").is_dir()
 
 
