@@ -125,3 +125,42 @@ def test_unreachable_server_is_one_line(tmp_path: Path, run_cli) -> None:
     line = proc.stderr.strip().splitlines()[-1]
     assert line.startswith(f"error: tracking.uri {uri}: no MLflow server answers") and "Traceback" not in proc.stderr
     assert not (tmp_path / "sweeps").exists()  # nothing written: the same command works once a server runs
+
+
+def test_checkpoint_record_is_a_uri_or_an_artifact_path(tmp_path: Path) -> None:
+    """tracking.checkpoints: "uri" names the trainer's checkpoint by its file URI, "artifact" by the path it is
+    logged at (checkpoint/<name>) and hands the file over; a missing file stays a URI."""
+    from harness.runs.context import checkpoint_record
+
+    ckpt = tmp_path / "ckpt" / "step_0000004.pt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"weights")
+    trial = tmp_path / "trial.json"
+    trial.write_text(json.dumps({"step": 4, "checkpoint": str(ckpt)}))
+    assert checkpoint_record(trial, "uri") == ({"step": 4, "checkpoint": ckpt.as_uri()}, None)
+    assert checkpoint_record(trial, "artifact") == ({"step": 4, "checkpoint": "checkpoint/step_0000004.pt"}, ckpt)
+    ckpt.unlink()
+    assert checkpoint_record(trial, "artifact") == ({"step": 4, "checkpoint": ckpt.as_uri()}, None)
+    with pytest.raises(Exception, match="checkpoints"):
+        _cfg(tmp_path, tracking={"checkpoints": "s3"})
+
+
+def test_sweep_logs_the_checkpoint_file_when_asked(tmp_path: Path, sqlite_template: Path) -> None:
+    """tracking.checkpoints=artifact: the sweep callback logs the final trainer checkpoint under checkpoint/."""
+    from harness.config_load import load
+    from harness.runs.schema import Artifacts, TrialTags
+    from tests.conftest import EXPERIMENTS
+    from tests.report_store import write_sweep
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copy(sqlite_template, runs / "mlflow.db")
+    cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={runs}", "sweep.variants={full: {}}", "sweep.seeds=[0]",
+                                            "tracking.checkpoints=artifact", "tracking.system_metrics_s=0"])
+    write_sweep(cfg, "ckpt000000000001", "smoke-ckpt", [("full", 0)], tmp_path / "errors", artifacts=True)
+    tracker = Tracker(cfg)
+    (run,) = tracker.client.search_runs([tracker.experiment_id], filter_string="attributes.run_name = 'full-s0'")
+    assert run.data.tags[TrialTags.CHECKPOINT] == f"{Artifacts.CHECKPOINT}/step_000004.pt"
+    assert [a.path for a in tracker.client.list_artifacts(run.info.run_id, Artifacts.CHECKPOINT)] == \
+        [f"{Artifacts.CHECKPOINT}/step_000004.pt"]
+    assert not any(k.startswith("system/") for k in run.data.metrics)  # system_metrics_s=0: off
