@@ -85,11 +85,11 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
         logs.update(step_time_s=time.perf_counter() - t0, lr=cfg.train.lr)
         history.append({"step": step + 1, **logs})
         bar.set_postfix(loss=f"{logs['loss']:.4f}", phase=phase.name)
-        if on_step is not None:
-            on_step(step + 1, logs)
         if (step + 1) % cfg.train.checkpoint_every == 0 or step + 1 in (cfg.train.steps, stop):
             if rank == 0:  # one writer; the other ranks hold the same weights (DDP)
                 ckpt = _save(run_dir / "checkpoints", step + 1, unwrap(model), optimizer, cfg)
+        if on_step is not None:  # after the save: a hook that reports checkpoints sees this step's
+            on_step(step + 1, logs)
     barrier()  # with several ranks: rank 0 has saved the last step before anyone goes on
     if rank > 0:
         ckpt = latest_checkpoint(run_dir / "checkpoints")
