@@ -1,6 +1,6 @@
 """Screenshots of MLflow's UI on a store, for docs/screenshots/ (refresh them with this script).
 
-    python -m reports.screenshots --store runs/demo --out docs/screenshots
+    python -m reports.screenshots --store runs/demo --report reports/smoke --out docs/screenshots
 
 Starts `mlflow ui` on the store (a runs folder holding mlflow.db, or the .db file) on a free
 127.0.0.1 port, writes `harness ui`'s runs-table view into the experiment (harness/commands/ui.py),
@@ -9,7 +9,8 @@ and takes headless Chromium screenshots (Debian package `chromium`) of:
 * ``runs_table.png``   the runs table `harness ui` opens: trial runs, final metrics and switch params;
 * ``chart_view.png``   the same view's charts: each final metric one bar per run;
 * ``compare_runs.png`` MLflow's compare page of the trial runs (params and metrics side by side);
-* ``run_page.png``     the baseline trial's run page (params, metrics, tags, description).
+* ``run_page.png``     the baseline trial's run page (params, metrics, tags, description);
+* ``report.png``       with ``--report DIR``: the top of the report page ``DIR/index.html``.
 
 The PNGs are palette-quantised to stay small (< 300 KB each).
 """
@@ -35,6 +36,7 @@ from harness.errors import HarnessError
 FLAGS = ("--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars", "--disable-dev-shm-usage",
          "--virtual-time-budget=20000", "--run-all-compositor-stages-before-draw")
 SIZE = (1900, 1200)
+REPORT_SIZE = (1400, 2400)  # the report is a long page: its table, notes and first figures
 MAX_BYTES = 300_000
 
 
@@ -44,9 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--experiment", default=None, help="experiment name (default: the one with the newest run)")
     parser.add_argument("--browser", default=None, help="Chromium binary (default: chromium on PATH)")
+    parser.add_argument("--report", type=Path, default=None, help="a `harness report` folder: also shoot its page")
     args = parser.parse_args(argv)
     try:
-        for path in take(args.store, args.out, args.experiment, args.browser):
+        shots = take(args.store, args.out, args.experiment, args.browser)
+        if args.report is not None:
+            shots.append(take_report(args.report, args.out, args.browser))
+        for path in shots:
             print(f"{path} ({path.stat().st_size // 1000} KB)")
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -94,6 +100,19 @@ def take(store: Path, out: Path, experiment: str | None = None, browser: str | N
         return [_shot(chromium, url, out / name, profile) for name, url in pages.items()]
 
 
+def take_report(report: Path, out: Path, browser: str | None = None) -> Path:
+    """A screenshot of the report page report/index.html (the top: table, notes, first figures)."""
+    page = report / "index.html"
+    if not page.is_file():
+        raise HarnessError(f"{page}: no report page (write one with `harness report`)")
+    chromium = browser or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        raise HarnessError("no chromium on PATH (Debian: apt-get install chromium)")
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="harness-shots-") as profile:
+        return _shot(chromium, page.resolve().as_uri(), out / "report.png", profile, REPORT_SIZE)
+
+
 def _free_port() -> int:
     import socket
 
@@ -132,12 +151,12 @@ def _ui_server(uri: str, port: int, timeout: float = 180.0):
             proc.wait()
 
 
-def _shot(chromium: str, url: str, png: Path, profile: str) -> Path:
+def _shot(chromium: str, url: str, png: Path, profile: str, size: tuple[int, int] = SIZE) -> Path:
     """One headless screenshot of url into png, palette-quantised to stay under MAX_BYTES."""
     from PIL import Image
 
     raw = png.with_suffix(".raw.png")
-    done = subprocess.run([chromium, *FLAGS, f"--user-data-dir={profile}", f"--window-size={SIZE[0]},{SIZE[1]}",
+    done = subprocess.run([chromium, *FLAGS, f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}",
                            f"--screenshot={raw}", url], capture_output=True, text=True, timeout=180)
     if done.returncode != 0 or not raw.is_file():
         raise HarnessError(f"chromium could not take {png.name}: {done.stderr.strip()[-300:]}")
