@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -123,6 +124,9 @@ def test_sigkilled_study_resumes_without_duplicate_trials(tmp_path: Path) -> Non
     with crashing_driver(args, tmp_path / "driver.log") as driver:
         wait_for(second_trial_training, 300, driver, "the second trial")
         time.sleep(2)  # Tune and Optuna have recorded the first trial as finished
+    console = (tmp_path / "driver.log").read_text()  # Tune's status table: trials named as their MLflow runs
+    assert re.search(r"^[|│]\s*trial-0000\s+[|│]", console, re.MULTILINE), console[-2000:]
+    assert not {"trial_done", "results_json", "start_step"} & set(console.split())
     before = optuna_trials(tmp_path)
     assert [t.state.name for t in before][:1] == ["COMPLETE"] and "RUNNING" in {t.state.name for t in before}
     trials_dir = next((tmp_path / "tune").glob("*/trials"))

@@ -83,13 +83,14 @@ class ProgressTable(CLIReporter):
         print("\n".join(line for line in text.splitlines() if not line.startswith("Result logdir:")))
 
 
-def progress_table() -> ProgressTable:
-    """Tune's status table of a sweep with only variant, seed, step, loss (and name, status, node).
+def progress_table(params: list[str] | None = None) -> ProgressTable:
+    """Tune's status table with only the given config keys (default: a sweep's variant and seed),
+    step and loss (and name, status, node).
 
     Ray 2.60's default console output infers its columns from the first report keys (so it showed
     trial_done, start_step, results_json) and takes no column list; its legacy CLIReporter does,
     so the sweep driver switches to it (RAY_AIR_NEW_OUTPUT=0, read by Tune when the run starts).
     """
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
-    return ProgressTable(parameter_columns=PROGRESS_PARAMS, metric_columns=PROGRESS_METRICS, max_report_frequency=30,
+    return ProgressTable(parameter_columns=params or PROGRESS_PARAMS, metric_columns=PROGRESS_METRICS, max_report_frequency=30,
                          print_intermediate_tables=True)

@@ -25,10 +25,10 @@ from harness.runtime.run_folder import absolute_base, dataset_hash, existing_id,
 from harness.runtime.session import marks_interrupted, ray_session
 from harness.runtime.tuner import restored_tuner, run_config
 from harness.tune.export import Exported, export_best
-from harness.tune.space import SearchSpace, check_space
+from harness.tune.space import TRIAL_NUMBER, SearchSpace, check_space
 from harness.tune.study import (create_study, finished_count, load_study, open_storage,
                                 redact, storage_url, study_name, tune_metrics)
-from harness.tune.trial import eval_points, trial_dirname, trial_name
+from harness.tune.trial import eval_points, trial_dirname, trial_name, tune_trial_name
 
 
 @dataclass
@@ -95,19 +95,21 @@ def _tuner(cfg: ExperimentConfig, base: dict[str, Any], folder: Path, space: Sea
     """A new Tuner, or the restored one (searcher and scheduler state included) with --resume."""
     from ray import tune
 
+    from harness.runtime.reporters import progress_table
     from harness.tune.trial import tune_trainable
 
     fn = tune.with_parameters(tune_trainable, base=base, study_dir=str(folder), space=space)
     trainable = tune.with_resources(fn, tune_resources(cfg))  # one worker: the schema refuses more
+    progress = progress_table([TRIAL_NUMBER])  # before a restore too (harness/runtime/reporters.py)
     # failed trials stay failed on resume: Optuna has told them FAIL already
     restored = restored_tuner(folder, trainable, resume_errored=False) if resume else None
     if restored is not None:
         return restored
     tune_cfg = tune.TuneConfig(search_alg=_searcher(cfg, space, storage), scheduler=_scheduler(cfg),
                                num_samples=remaining, max_concurrent_trials=cfg.tune.max_concurrent,
-                               trial_dirname_creator=trial_dirname)
+                               trial_dirname_creator=trial_dirname, trial_name_creator=tune_trial_name)
     return tune.Tuner(trainable, tune_config=tune_cfg,
-                      run_config=run_config(folder, callback, verbose, cfg.sweep.max_failures))
+                      run_config=run_config(folder, callback, verbose, cfg.sweep.max_failures, progress))
 
 
 def run_tune(cfg: ExperimentConfig, address: str | None = None, resume: bool = False, verbose: int = 1) -> TuneSummary:

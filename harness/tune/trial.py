@@ -28,6 +28,11 @@ def trial_name(number: int) -> str:
     return study_trial_key(number)
 
 
+def tune_trial_name(trial: Any) -> str:
+    """Tune's name of a trial (its console tables): the MLflow run name, trial-<number>."""
+    return trial_name(trial.config[TRIAL_NUMBER])
+
+
 def trial_dirname(trial: Any) -> str:
     """Tune's folder name for a trial: short (long names break paths)."""
     return f"{trial_name(trial.config[TRIAL_NUMBER])}-{trial.trial_id}"
