@@ -49,7 +49,8 @@ def dataset_input(cfg: ExperimentConfig, digest: str | None = None) -> Any:
         warnings.simplefilter("ignore", UserWarning)
         dataset = from_pandas(frame, source=str(root), name=f"{cfg.data.source}-{cfg.data.size}px",
                               digest=digest or dataset_hash(root))
-    return DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag(MlflowTags.DATASET_CONTEXT, DATASET_CONTEXT)])
+        entity = dataset._to_mlflow_entity()  # infers the schema: "integer column(s)" hint, irrelevant here
+    return DatasetInput(entity, tags=[InputTag(MlflowTags.DATASET_CONTEXT, DATASET_CONTEXT)])
 
 
 def checkpoint_record(trial_json: Path, mode: str) -> tuple[dict[str, Any], Path | None]:
