@@ -7,12 +7,13 @@ an `apt-get update` retry); otherwise the test skips and says why.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.debian import apt_install
 
 NAMES = ("chromium", "chromium-browser", "google-chrome")
 FLAGS = ("--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars", "--disable-dev-shm-usage")
@@ -24,21 +25,7 @@ def find_browser() -> str | None:
 
 def install_chromium() -> str:
     """Install Debian's chromium (root + apt-get only); '' on success, else the reason it was not installed."""
-    if os.geteuid() != 0:
-        return "chromium is not installed and the tests do not run as root (install the Debian package `chromium`)"
-    if not shutil.which("apt-get"):
-        return "chromium is not installed and apt-get is not available"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-
-    def apt(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["apt-get", *args], capture_output=True, text=True, env=env, timeout=900)
-
-    install = ("install", "-y", "-qq", "--no-install-recommends", "chromium")
-    if apt(*install).returncode == 0:
-        return ""
-    apt("update", "-qq")  # a fresh image may have no package lists yet
-    done = apt(*install)
-    return "" if done.returncode == 0 else f"apt-get install chromium failed: {done.stderr.strip()[-300:]}"
+    return apt_install(("chromium",), "chromium is not installed")
 
 
 @pytest.fixture(scope="session")

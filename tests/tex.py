@@ -13,12 +13,13 @@ test skips and says why.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.debian import apt_install
 
 PACKAGES = ("texlive-latex-recommended",)  # pulls texlive-latex-base (pdflatex, graphicx); has booktabs
 STYLES = ("booktabs.sty", "graphicx.sty")
@@ -33,22 +34,7 @@ def missing_styles() -> list[str]:
 
 def install_tex() -> str:
     """Install PACKAGES (root + apt-get only); '' on success, else the reason it was not installed."""
-    if os.geteuid() != 0:
-        return f"pdflatex or {', '.join(STYLES)} missing and the tests do not run as root " \
-               f"(install the Debian package {' '.join(PACKAGES)})"
-    if not shutil.which("apt-get"):
-        return "pdflatex is not installed and apt-get is not available"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-
-    def apt(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["apt-get", *args], capture_output=True, text=True, env=env, timeout=900)
-
-    install = ("install", "-y", "-qq", "--no-install-recommends", *PACKAGES)
-    if apt(*install).returncode == 0:
-        return ""
-    apt("update", "-qq")  # a fresh image may have no package lists yet
-    done = apt(*install)
-    return "" if done.returncode == 0 else f"apt-get install {' '.join(PACKAGES)} failed: {done.stderr.strip()[-300:]}"
+    return apt_install(PACKAGES, f"pdflatex or {', '.join(STYLES)} missing")
 
 
 @pytest.fixture(scope="session")
