@@ -108,9 +108,9 @@ def marks_interrupted(callback: Interruptible) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        if lost_store() is not None:
-            raise lost_store() from None
+        if (lost := lost_store()) is not None:
+            raise lost from None
         callback.mark_interrupted()
         raise
-    if lost_store() is not None:
-        raise lost_store()
+    if (lost := lost_store()) is not None:
+        raise lost
