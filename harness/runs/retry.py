@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.errors import HarnessError
 
@@ -30,6 +30,7 @@ MAX_BACKOFF_S = 15.0
 # MLflow's client settings while our loop does the retrying (a user's own values are kept)
 MLFLOW_CLIENT_ENV = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
 
+T = TypeVar("T")
 _lost: dict[str, StoreLost] = {}  # uri -> why, for this process (the driver)
 
 
@@ -72,6 +73,26 @@ class RetryingClient:
         if not callable(attr):
             return attr
         return lambda *args, **kwargs: self._call(attr, args, kwargs)
+
+    @property
+    def raw(self) -> Any:
+        """The wrapped client, without retries (for calls made inside create_once)."""
+        return self._client
+
+    def create_once(self, create: Callable[[], T], find: Callable[[], T | None]) -> T:
+        """create() with the same retries, except that a retry first asks find() for what an earlier
+        attempt made: a request that timed out may have been carried out by the server, and retrying
+        it blindly would create a second run. Both should use ``raw`` (their failures are retried here)."""
+        tried = False
+
+        def attempt() -> T:
+            nonlocal tried
+            if tried and (found := find()) is not None:
+                return found
+            tried = True
+            return create()
+
+        return self._call(attempt, (), {})
 
     def _call(self, method: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
         if self._uri in _lost:

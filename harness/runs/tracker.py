@@ -67,18 +67,28 @@ class Tracker:
             raise HarnessError(f"MLflow at {self.uri}: cannot open experiment {name!r} "
                                f"({exc.__class__.__name__}: {exc})") from None
 
-    def _find(self, filter_string: str) -> str | None:
-        runs = self.client.search_runs([self.experiment_id], filter_string=filter_string, max_results=1,
-                                       order_by=["attributes.start_time DESC"])
+    def _find(self, filter_string: str, client: Any = None) -> str | None:
+        runs = (client or self.client).search_runs([self.experiment_id], filter_string=filter_string, max_results=1,
+                                                   order_by=["attributes.start_time DESC"])
         return runs[0].info.run_id if runs else None
+
+    def _create_run(self, filter_string: str, name: str, tags: Mapping[str, str]) -> str:
+        """A new run, created once: over a server, a retried create first looks for the run (by
+        filter_string, which the tags satisfy) that a timed-out attempt may have created."""
+        if not isinstance(self.client, RetryingClient):
+            return self.client.create_run(self.experiment_id, run_name=name, tags=dict(tags)).info.run_id
+        raw = self.client.raw
+        return self.client.create_once(
+            lambda: raw.create_run(self.experiment_id, run_name=name, tags=dict(tags)).info.run_id,
+            lambda: self._find(filter_string, raw))
 
     def parent_run(self, sweep_id: str, name: str, tags: Mapping[str, str] | None = None,
                    params: Mapping[str, str] | None = None, role: str = Role.SWEEP) -> str:
         """The sweep's (or tuning study's, role=Role.STUDY) parent run: reused when it exists (resume), else created."""
-        run_id = self._find(f"tags.`{SweepTags.SWEEP_ID}` = '{sweep_id}' and tags.`{ROLE}` = '{role}'")
+        wanted = f"tags.`{SweepTags.SWEEP_ID}` = '{sweep_id}' and tags.`{ROLE}` = '{role}'"
+        run_id = self._find(wanted)
         if run_id is None:
-            run_id = self.client.create_run(self.experiment_id, run_name=name,
-                                            tags={SweepTags.SWEEP_ID: sweep_id, ROLE: role, **(tags or {})}).info.run_id
+            run_id = self._create_run(wanted, name, {SweepTags.SWEEP_ID: sweep_id, ROLE: role, **(tags or {})})
             self.log_params(run_id, params or {})
         else:
             self.client.update_run(run_id, status="RUNNING")
@@ -92,18 +102,19 @@ class Tracker:
         Created with the resolved config and the report records (harness.runs.record) as params;
         params: logged besides them (e.g. the variant's diff, tuning's stage boundaries in steps).
         """
-        run_id = self._find(f"{parent_filter(parent_id)} and tags.`{TrialTags.TRIAL_KEY}` = '{key}'")
+        wanted = f"{parent_filter(parent_id)} and tags.`{TrialTags.TRIAL_KEY}` = '{key}'"
+        run_id = self._find(wanted)
         if run_id is not None:
             self.client.update_run(run_id, status="RUNNING")
             self.open_runs.add(run_id)
             return run_id
         all_tags = {PARENT: parent_id, TrialTags.TRIAL_KEY: key, ROLE: Role.TRIAL, TrialTags.SEED: str(cfg.train.seed),
                     TrialTags.CONFIG_HASH: cfg.config_hash(), **init_tags(cfg), **(tags or {})}
-        run = self.client.create_run(self.experiment_id, run_name=key, tags=all_tags)
-        self.log_params(run.info.run_id, {**trial_params(cfg), **record_params(cfg), **(params or {})})
-        self.log_run_files(run.info.run_id, cfg, all_tags.get(TrialTags.DATASET_HASH))
-        self.open_runs.add(run.info.run_id)
-        return run.info.run_id
+        run_id = self._create_run(wanted, key, all_tags)
+        self.log_params(run_id, {**trial_params(cfg), **record_params(cfg), **(params or {})})
+        self.log_run_files(run_id, cfg, all_tags.get(TrialTags.DATASET_HASH))
+        self.open_runs.add(run_id)
+        return run_id
 
     def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
         from mlflow.entities import Param
