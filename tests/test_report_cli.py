@@ -66,10 +66,11 @@ def test_report_mistakes_are_one_line(runs: Path, run_cli, tmp_path: Path, args:
 
 
 def test_report_without_a_store_says_so(run_cli, tmp_path: Path) -> None:
-    proc = run_cli("report", SMOKE, f"paths.runs={tmp_path}")
+    proc = run_cli("report", SMOKE, f"paths.runs={tmp_path}", "--out", tmp_path / "report")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == f"error: {tmp_path / 'mlflow.db'}: no MLflow store yet; run `harness sweep` on " \
                                   "this experiment first"
+    assert not (tmp_path / "report").exists()  # nothing written when there is nothing to report
 
 
 def test_report_help_has_an_example(run_cli) -> None:

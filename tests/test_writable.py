@@ -24,7 +24,12 @@ def test_a_folder_under_a_regular_file_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_every_command_refuses_an_unwritable_output_folder(run_cli, tmp_path: Path) -> None:
+def test_every_command_refuses_an_unwritable_output_folder(run_cli, tmp_path: Path,
+                                                          tmp_path_factory: pytest.TempPathFactory) -> None:
+    from mlflow import MlflowClient
+
+    store = tmp_path_factory.mktemp("store")  # report reads its store before it checks --out
+    MlflowClient(f"sqlite:///{store / 'mlflow.db'}").create_experiment("smoke", artifact_location=str(store / "art"))
     (tmp_path / "file").write_text("x")
     bad = tmp_path / "file" / "out"
     (tmp_path / "videos").mkdir()
@@ -35,7 +40,7 @@ def test_every_command_refuses_an_unwritable_output_folder(run_cli, tmp_path: Pa
         "tune": (["tune", "experiments/tune_schedule.yaml", f"paths.runs={bad}"], f"paths.runs {bad}: "),
         "synth": (["data", "synth", "--out", bad], f"--out {bad}: "),
         "prepare": (["data", "prepare", tmp_path / "videos", "--out", bad, "--workers", "-1"], f"--out {bad}: "),
-        "report": (["report", "experiments/smoke.yaml", "--out", bad], f"--out {bad}: "),
+        "report": (["report", "experiments/smoke.yaml", f"paths.runs={store}", "--out", bad], f"--out {bad}: "),
     }
     for name, (args, start) in commands.items():
         res = run_cli(*args)

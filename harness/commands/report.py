@@ -55,8 +55,8 @@ def report_command(
 
     wanted = parse_formats(formats)
     cfg = load(experiment, overrides or [])
+    store = open_store(cfg)  # first: a missing store leaves no empty --out folder behind
     folder = require_writable(out if out is not None else Path("reports") / experiment_name(cfg), "--out")
-    store = open_store(cfg)
     if report_kind(store, sweep, study) == "study":
         explicit_paper = paper_csv is not None and paper_csv != NO_PAPER_CSV
         misplaced = [name for name, value in (("--baseline", baseline), ("--paper-csv", paper_csv if explicit_paper else None))
