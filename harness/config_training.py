@@ -39,7 +39,7 @@ class TrainConfig(Section):
     optimizer: Literal["adamw", "adamw_fused"] = Field(
         default="adamw",
         description="AdamW (torch's foreach) or its fused kernel (same update); 8-bit AdamW is not offered "
-        "(bitsandbytes is not in requirements.lock); sd15 default: adamw_fused",
+        "(bitsandbytes is not in requirements.lock); sd15 and tiny default: adamw_fused",
     )
     channels_last: bool = Field(default=False, description="NHWC 4D weights (UNets, pose encoder, VAE); unmeasured on GPU: off")
     compile: bool = Field(default=False, description="torch.compile both UNets; unmeasured on GPU: off")

@@ -197,14 +197,15 @@ def test_compiled_unets_equal_eager(plain):
     _assert_close(_loss_and_grads(cfg, model, codec), plain, 1e-5)
 
 
-def test_sd15_defaults_are_the_fast_choices_and_tiny_keeps_the_plain_path():
+def test_sd15_defaults_are_the_fast_choices_and_tiny_keeps_the_plain_path_but_fused_adamw():
     sd15 = load(None, ["model.preset=sd15"])
     t = sd15.train
     assert (t.mixed_precision, t.gradient_checkpointing, t.optimizer, t.attention) == ("bf16", True, "adamw_fused", "sdpa")
     assert sd15.loss.phd.decode_checkpointing and not t.channels_last and not t.compile
     tiny = load(None, [])
     t = tiny.train
-    assert (t.mixed_precision, t.gradient_checkpointing, t.optimizer, t.attention) == ("no", False, "adamw", "sdpa")
+    assert (t.mixed_precision, t.gradient_checkpointing, t.optimizer, t.attention) == ("no", False, "adamw_fused", "sdpa")
+    assert load(None, ["train.optimizer=adamw"]).train.optimizer == "adamw"  # a config's own choice stays
     assert not tiny.loss.phd.decode_checkpointing
     own = load(None, ["model.preset=sd15", "train.mixed_precision='no'", "loss.phd.decode_checkpointing=false"])
     assert own.train.mixed_precision == "no" and not own.loss.phd.decode_checkpointing and own.train.gradient_checkpointing
