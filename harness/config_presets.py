@@ -32,7 +32,7 @@ PRESET_SPEED: dict[str, dict[tuple[str, ...], str | bool]] = {
     },
     "tiny": {
         # on CPU torch's plain AdamW loops over the tensors one by one: 0.32-0.37 CPU s per smoke
-        # step against 0.28 fused, the same loss after 40 steps (docs/benchmarks.md, "Training")
+        # step against 0.28 fused, the same loss after 40 steps (docs/validity.md, "Speed")
         ("train", "optimizer"): "adamw_fused",
     },
 }
