@@ -173,15 +173,10 @@ def test_identity_embedding_ignores_the_mouth_and_pose(clips) -> None:
 def _part_colours(n: int, seed: int) -> np.ndarray:
     """(n, 9) raw mean colours of the identity embedding's parts, one 64 px frame of n random identities."""
     from harness.data.synth import render_clip
-    from metrics.synthetic.identity import PARTS
-    from metrics.synthetic.pixels import PROBES, bilinear, face_points
+    from metrics.synthetic.identity import part_colours
 
-    rows = []
-    for k in range(n):
-        c = render_clip(seed, "semibody", k, SIZE, 1, FPS, SR)
-        frame, kp = c["frames"][0].astype(np.float64), c["keypoints"][0]
-        rows.append(np.concatenate([bilinear(frame, face_points(kp, PROBES[p])).mean(axis=0) for p in PARTS]))
-    return np.array(rows)
+    clips = (render_clip(seed, "semibody", k, SIZE, 1, FPS, SR) for k in range(n))
+    return np.array([part_colours(c["frames"][0].astype(np.float64), c["keypoints"][0]) for c in clips])
 
 
 def test_unrelated_identities_score_about_zero_csim() -> None:

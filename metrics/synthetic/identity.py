@@ -31,10 +31,14 @@ POPULATION_MEAN = np.array([188.0, 141.0, 89.0,    # skin
                             132.0, 116.0, 103.0])  # beside the head: background or long hair
 
 
+def part_colours(image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """float64 (3 * len(PARTS),): the mean RGB of each head part's probes in (H, W, 3) image."""
+    return np.concatenate([bilinear(image, face_points(keypoints, PROBES[p])).mean(axis=0) for p in PARTS])
+
+
 def identity_embedding(image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
     """float64 (3 * len(PARTS),) unit vector of the head parts' mean colours in (H, W, 3) image."""
-    parts = [bilinear(image, face_points(keypoints, PROBES[p])).mean(axis=0) for p in PARTS]  # each (3,)
-    e = (np.concatenate(parts) - POPULATION_MEAN) / 127.5
+    e = (part_colours(image, keypoints) - POPULATION_MEAN) / 127.5
     norm = np.linalg.norm(e)
     return e / norm if norm > 1e-9 else e
 
