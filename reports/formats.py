@@ -107,9 +107,9 @@ def _html_cell(cell: Cell, tag: str, align: str) -> str:
     text = html.escape(cell.text)
     if cell.bold and text:
         text = f"<strong>{text}</strong>"
-    if cell.suffix:
-        tone = f' class="{cell.tone}"' if cell.tone else ""
-        text += f"<span{tone}>{html.escape(cell.suffix)}</span>"
+    if cell.suffix:  # the change vs the baseline on a second, smaller line: half as wide, every column in view
+        classes = " ".join(["delta", cell.tone] if cell.tone else ["delta"])
+        text += f'<br><span class="{classes}">{html.escape(cell.suffix.strip())}</span>'
     return f'<{tag} class="{align}">{text}</{tag}>'
 
 

@@ -25,7 +25,7 @@ table.report th,table.report td{padding:0.3em 0.7em;border-bottom:1px solid #e4e
 table.report thead th{border-bottom:2px solid #444}
 td.r,th.r{text-align:right}td.l,th.l{text-align:left}
 tr.section td{font-style:italic;background:#f5f5f5}
-span.worse{color:#b00020}span.better{color:#1b7f3b}
+span.delta{font-size:0.85em;color:#666}span.worse{color:#b00020}span.better{color:#1b7f3b}
 ul.notes{font-size:0.85em;color:#444}
 figure{display:inline-block;margin:0.5em;vertical-align:top}
 figure img{max-width:100%;border:1px solid #eee}
