@@ -36,6 +36,14 @@ def test_page_is_self_contained_with_provenance(report) -> None:
     assert not (report.out / "ablation.md").exists()  # --format html only: no other tables
 
 
+def test_each_change_sits_on_its_own_line_under_its_value(report) -> None:
+    """Half-width metric columns, so a table of nine metrics is in view without scrolling; the verdict
+    colours the change (the demo's table had HKC, HKV and CSIM past the right edge)."""
+    page = report.index.read_text(encoding="utf-8")
+    assert re.search(r'<br><span class="delta (worse|better)">\(\+2\.00\*\)</span>', page)
+    assert page.count('<span class="delta') >= 6 and not re.search(r'(?<!<br>)<span class="delta', page)
+
+
 def test_page_renders_in_headless_chromium(report, chromium: str, tmp_path: Path) -> None:  # noqa: F811
     from PIL import Image
 
