@@ -26,40 +26,38 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from harness.config_load import load  # noqa: E402
 from harness.data.synth import ensure_dataset  # noqa: E402
 from harness.train.trainer import train  # noqa: E402
-from harness.trial_pipeline import evaluate_checkpoint  # noqa: E402
+from harness.trial_pipeline import HELD_OUT_OVERRIDES, against_untrained  # noqa: E402
 
 SMOKE = Path(__file__).resolve().parents[1] / "experiments" / "smoke.yaml"
-# tests/test_train_learns.py's held-out evaluation of the smoke settings; --steps replaces smoke's 200.
-HELD_OUT = ["eval.test_clips=12", "eval.metrics=[ssim,sync,hkc,csim]"]
 DESIGNED = ("ssim", "sync_c", "hkc", "csim")
 
 
-def _held_out(cfg, checkpoint: Path) -> dict[str, float | None]:
-    return {r["key"]: r["value"] for r in evaluate_checkpoint(cfg, checkpoint) if r["key"] in DESIGNED}
+def _trained_only(cfg, work: Path) -> tuple[list[dict], float]:
+    """(per-step logs, training seconds) without the held-out evaluation (--no-samples, the dry run)."""
+    ensure_dataset(cfg)
+    t0 = time.perf_counter()
+    history = train(cfg, work / "trained", progress=False).history
+    return history, time.perf_counter() - t0
 
 
 def run(steps: int | None, device: str, samples: bool, work: Path) -> dict:
-    overrides = [f"paths.runs={work}", f"train.device={device}", *HELD_OUT]
+    overrides = [f"paths.runs={work}", f"train.device={device}", *HELD_OUT_OVERRIDES]
     steps = load(SMOKE, overrides).train.steps if steps is None else steps
     cfg = load(SMOKE, [*overrides, f"train.steps={steps}", f"train.checkpoint_every={steps}"])
-    ensure_dataset(cfg)
-    t0 = time.perf_counter()
-    trained = train(cfg, work / "trained", progress=False)
-    seconds = time.perf_counter() - t0
-    losses = [h["loss_v"] for h in trained.history]
+    compared = against_untrained(cfg, work) if samples else None
+    history, seconds = (compared.history, compared.train_s) if compared else _trained_only(cfg, work)
+    losses = [h["loss_v"] for h in history]
     head, tail = max(1, min(20, steps // 4)), max(1, min(40, steps // 3))
     out = {"device": device, "steps": steps, "train_s": round(seconds, 2),
-           "steps_per_s": round(steps / seconds, 2), "median_step_s": float(np.median([h["step_time_s"] for h in trained.history[1:]] or [seconds])),
+           "steps_per_s": round(steps / seconds, 2), "median_step_s": float(np.median([h["step_time_s"] for h in history[1:]] or [seconds])),
            "loss_v_first": float(np.mean(losses[:head])), "loss_v_last": float(np.mean(losses[-tail:]))}
     out["loss_falls"] = out["loss_v_last"] < out["loss_v_first"]
-    if samples:
-        untrained_cfg = load(SMOKE, [*overrides, "train.steps=0"])
-        untrained = train(untrained_cfg, work / "untrained", progress=False)
-        out["held_out_untrained"] = _held_out(untrained_cfg, untrained.checkpoint)
-        out["held_out_trained"] = _held_out(cfg, trained.checkpoint)
+    if compared:
+        out["held_out_untrained"] = {k: compared.untrained.get(k) for k in DESIGNED}
+        out["held_out_trained"] = {k: compared.trained.get(k) for k in DESIGNED}
         # gains, not verdicts: what counts as "clearly beats" is tests/test_train_learns.py's MARGIN
-        out["gain_over_untrained"] = {k: None if v is None or out["held_out_untrained"][k] is None
-                                      else v - out["held_out_untrained"][k] for k, v in out["held_out_trained"].items()}
+        out["gain_over_untrained"] = {k: None if out["held_out_trained"][k] is None or out["held_out_untrained"][k] is None
+                                      else out["held_out_trained"][k] - out["held_out_untrained"][k] for k in DESIGNED}
     return out
 
 

@@ -122,6 +122,40 @@ def evaluate_checkpoint(cfg: ExperimentConfig, checkpoint: Path) -> list[dict[st
     return _evaluate(cfg, _generate(cfg, checkpoint, root), root)
 
 
+# The held-out comparison of the tiny learning test and bench/tiny_learns.py: all 12 test clips of the
+# smoke set, the designed synthetic metrics and SSIM (docs/validity.md).
+HELD_OUT_OVERRIDES = ["eval.test_clips=12", "eval.metrics=[ssim,sync,hkc,csim]"]
+
+
+@dataclass
+class AgainstUntrained:
+    """A trained model and the same config as built, scored on the same held-out clips."""
+
+    trained: dict[str, float | None]  # {result key: value}
+    untrained: dict[str, float | None]
+    history: list[dict[str, Any]]  # the trained run's per-step logs (loss_v, step_time_s, ...)
+    train_s: float  # wall time of the training alone
+
+
+def against_untrained(cfg: ExperimentConfig, work: Path) -> AgainstUntrained:
+    """Train cfg in work/trained and build it untrained (train.steps 0) in work/untrained; evaluate both
+    checkpoints on cfg's eval.test_clips held-out clips (sampling and metrics as a trial's)."""
+    import time
+
+    from harness.data.synth import ensure_dataset
+    from harness.train.trainer import train
+
+    ensure_dataset(cfg)  # generated before the clock starts
+    untrained_cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": 0})})
+    t0 = time.perf_counter()
+    trained = train(cfg, work / "trained", progress=False)
+    train_s = time.perf_counter() - t0
+    untrained = train(untrained_cfg, work / "untrained", progress=False)
+    scores = [{r["key"]: r["value"] for r in evaluate_checkpoint(c, run.checkpoint)}
+              for c, run in ((cfg, trained), (untrained_cfg, untrained))]
+    return AgainstUntrained(trained=scores[0], untrained=scores[1], history=trained.history, train_s=train_s)
+
+
 def _generate(cfg: ExperimentConfig, checkpoint: Path, root: Path) -> dict[str, Any]:
     """{clip_id: Generated} for the evaluated test clips."""
     from harness.data.clip_format import clip_dir

@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 
 from harness.config_load import load
-from harness.trial_pipeline import evaluate_checkpoint
+from harness.trial_pipeline import HELD_OUT_OVERRIDES, against_untrained
 from tests.conftest import EXPERIMENTS
 
-SMOKE_HELD_OUT = ["eval.test_clips=12", "eval.metrics=[ssim,sync,hkc,csim]"]
 # "Clearly beats": the trained model's held-out value must exceed the untrained one's by this much
 # (about half the measured gain where there is one; the figures are in the module docstring).
 MARGIN = {"ssim": 0.08, "csim": 0.1, "sync_c": 0.05, "hkc": 0.0}
@@ -29,27 +28,19 @@ NOT_BEATEN = {
 
 
 @pytest.fixture(scope="module")
-def learned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """Train smoke.yaml's full model once; score it and the untrained model on the held-out clips."""
-    from harness.train.trainer import train
-
+def learned(tmp_path_factory: pytest.TempPathFactory):
+    """smoke.yaml's full model trained once, and the same config as built, scored on the held-out clips."""
     tmp = tmp_path_factory.mktemp("learns")
-    cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp}", *SMOKE_HELD_OUT])
-    untrained_cfg = load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp}", *SMOKE_HELD_OUT, "train.steps=0"])
-    trained = train(cfg, tmp / "trained", progress=False)
-    untrained = train(untrained_cfg, tmp / "untrained", progress=False)
-    scores = {}
-    for name, c, run in (("trained", cfg, trained), ("untrained", untrained_cfg, untrained)):
-        scores[name] = {r["key"]: r["value"] for r in evaluate_checkpoint(c, run.checkpoint)}
-    losses = [h["loss_v"] for h in trained.history]  # noisy per step: t is drawn per sample
+    compared = against_untrained(load(EXPERIMENTS / "smoke.yaml", [f"paths.runs={tmp}", *HELD_OUT_OVERRIDES]), tmp)
+    losses = [h["loss_v"] for h in compared.history]  # noisy per step: t is drawn per sample
     print(f"loss_v first 20 steps {np.mean(losses[:20]):.3f} -> last 40 {np.mean(losses[-40:]):.3f}; "
-          f"held-out untrained {scores['untrained']} -> trained {scores['trained']}")
-    return {"losses": losses, **scores}
+          f"held-out untrained {compared.untrained} -> trained {compared.trained}")
+    return compared
 
 
 @pytest.mark.slow
 def test_loss_falls(learned) -> None:
-    losses = learned["losses"]
+    losses = [h["loss_v"] for h in learned.history]
     assert len(losses) == 200 and np.mean(losses[-40:]) < 0.6 * np.mean(losses[:20])
 
 
@@ -59,6 +50,6 @@ def test_loss_falls(learned) -> None:
     for m in MARGIN
 ])
 def test_trained_beats_untrained_on_held_out_clips(learned, metric: str) -> None:
-    before, after = learned["untrained"][metric], learned["trained"][metric]
+    before, after = learned.untrained[metric], learned.trained[metric]
     assert before is not None and after is not None, (before, after)
     assert after > before + MARGIN[metric], f"{metric}: untrained {before:.4f}, trained {after:.4f}"
