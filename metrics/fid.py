@@ -21,9 +21,16 @@ from metrics.stats import GaussianStats, stats_distance
 RANK_NOTE = "fewer than 2048 images: rank-deficient covariance, not comparable with paper FID"
 
 
-def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> float32 (N, 3, H, W) in [0, 1], as torchvision's ToTensor."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div(255)
+def frames_to_tensor(frames: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> float32 (N, 3, H, W) in [0, 1] on ``device``, as torchvision's ToTensor.
+
+    The uint8 pixels travel and are converted there: a quarter of the bytes over PCIe and no CPU pass over
+    them (docs/benchmarks.md, "Metrics on a GPU"). The conversion is a lookup of the 256 values ToTensor
+    computes on the CPU, so it is bit-identical on any device (a GPU may divide by 255 as a multiply by
+    its reciprocal, one rounding off)."""
+    pixels = torch.from_numpy(np.ascontiguousarray(frames)).to(device)  # (N, H, W, 3) uint8
+    levels = torch.arange(256, dtype=torch.float32).div(255).to(pixels.device)  # (256,), made on the CPU
+    return levels[pixels.permute(0, 3, 1, 2).long()].contiguous()
 
 
 def inception_features(model: FidInception, frames: np.ndarray, batch_size: int = 50, device: str = "auto") -> np.ndarray:
@@ -33,7 +40,7 @@ def inception_features(model: FidInception, frames: np.ndarray, batch_size: int 
     out = np.empty((len(frames), FEATURE_DIM), dtype=np.float64)
     with exact_numerics():
         for start in range(0, len(frames), batch_size):
-            x = frames_to_tensor(frames[start : start + batch_size]).to(dev)  # (B, 3, H, W)
+            x = frames_to_tensor(frames[start : start + batch_size], dev)  # (B, 3, H, W)
             out[start : start + len(x)] = model(x).cpu().numpy()
     return out
 

@@ -49,9 +49,15 @@ class I3dExtractor:
     """clips uint8 (B, T, H, W, 3) -> float64 (B, 400) logits, for either backend."""
 
     def __init__(self, backend: str = "offline", bn_eps: float = 1e-3, device: str = "auto",
-                 weight_files: dict | None = None, weights_dir=None) -> None:
+                 weight_files: dict | None = None, weights_dir=None, network: torch.nn.Module | None = None) -> None:
+        """network: an already-built offline I3D (metrics/i3d.py), used as it is and no weight file looked up;
+        bench/metrics_bench.py times a randomly initialised one where the weight files are absent."""
         wf = weight_files or {}
         self.backend, self.device = backend, pick_device(device)
+        if network is not None:
+            self.model, self.sha256, self.bn_eps = network.eval(), None, bn_eps
+            self.model.to(self.device)
+            return
         if backend == "reference":
             res = W.resolve("i3d_torchscript", wf.get("i3d_torchscript"), weights_dir)
             self.model = torch.jit.load(str(res.path), map_location="cpu").eval()

@@ -28,7 +28,7 @@ def test_dry_mode_prints_every_figure_as_one_json(tmp_path):
     result = json.loads(proc.stdout)
     assert result == json.loads(out.read_text())
     assert result["dry"] is True and result["ok"] is True, result["parts"]
-    assert set(result["parts"]) == {"train_step", "train_channels_last", "metrics", "tiny_learns"}
+    assert set(result["parts"]) == {"train_step", "train_step_motion", "train_channels_last", "metrics", "tiny_learns"}
     assert all(not p["timed_out"] for p in result["parts"].values())
     step = result["train_step"]
     assert step["peak_dtype"] == "float32" and step["peak_tflops"] > 0
@@ -40,6 +40,8 @@ def test_dry_mode_prints_every_figure_as_one_json(tmp_path):
             assert 0 < figures["mfu"] == pytest.approx(figures["tflops"] / step["peak_tflops"], rel=1e-2)
             assert figures["peak_memory_gib"] > 0
         assert shape["ours_throughput_over_plain"] == pytest.approx(shape["plain"]["step_s"] / shape["ours"]["step_s"], rel=1e-2)
+    assert result["train_step"]["by_frames"]["2"]["options"]["stage"] == "joint"
+    assert result["train_step_motion"]["by_frames"]["2"]["options"]["stage"] == "motion"
     assert result["train_channels_last"]["by_frames"]["2"]["options"]["channels_last"] is True
     assert "plain" not in result["train_channels_last"]["by_frames"]["2"]
     assert result["metrics"]["fid_ours_over_pytorch_fid"] > 0
@@ -49,8 +51,10 @@ def test_dry_mode_prints_every_figure_as_one_json(tmp_path):
     assert result["machine"]["torch"] and result["total_s"] > 0
 
 
-def test_bad_arguments_are_one_line():
+def test_bad_arguments_are_one_line(tmp_path):
     proc = _run("--frobnicate", timeout=30)
     assert proc.returncode == 2 and proc.stderr.strip() == "error: bench/gpu.sh: unknown argument --frobnicate (see --help)"
     proc = _run("--wheels", "/nonexistent-wheels-folder", timeout=30)
     assert proc.returncode == 2 and proc.stderr.strip() == "error: --wheels /nonexistent-wheels-folder: no such folder"
+    proc = _run("--wheels", str(tmp_path), timeout=30)
+    assert proc.returncode == 2 and proc.stderr.strip() == f"error: --wheels {tmp_path}: no .whl or .tar.gz files in it"
