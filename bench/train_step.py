@@ -156,11 +156,39 @@ def ours_runner(cfg, device: torch.device, cond: Conditions) -> Callable[[], Non
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler()
     counter = iter(range(10**9))
+    events: list[dict] = []  # the last step's GPU memory at each network's entry and exit
+    if device.type == "cuda" and not cfg.train.compile:  # hooks would break the compiled graphs
+        watch_memory(events, {"vae encoder": getattr(codec, "vae", None) and codec.vae.encoder,
+                              "vae decoder": getattr(codec, "vae", None) and codec.vae.decoder,
+                              "reference unet": model.reference_unet, "denoising unet": model.denoising_unet})
 
     def step() -> None:
+        if device.type == "cuda":
+            events.clear()
+            torch.cuda.reset_peak_memory_stats()
         training_step(model, codec, scheduler, optimizer, cond, cfg, torch.Generator().manual_seed(next(counter)))
+        if device.type == "cuda":
+            events.append(memory_event("after the optimizer step"))
 
+    step.memory_events = events  # type: ignore[attr-defined]
     return step
+
+
+def memory_event(where: str) -> dict:
+    """GPU memory now (allocated, reserved) and the peak since the step began, GiB."""
+    return {"where": where, "allocated_gib": round(torch.cuda.memory_allocated() / 2**30, 2),
+            "reserved_gib": round(torch.cuda.memory_reserved() / 2**30, 2),
+            "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)}
+
+
+def watch_memory(events: list[dict], modules: dict[str, torch.nn.Module | None]) -> None:
+    """Append a memory_event to events as each module's forward starts and ends (checkpoint recomputation in
+    backward included: that is where a step's peak often is)."""
+    for name, module in modules.items():
+        if module is None:
+            continue
+        module.register_forward_pre_hook(lambda *_, n=name: events.append(memory_event(f"{n} starts")))
+        module.register_forward_hook(lambda *_, n=name: events.append(memory_event(f"{n} ends")))
 
 
 def _options(cfg) -> dict:
@@ -196,7 +224,11 @@ def run_shape(args: argparse.Namespace, frames: int, device: torch.device, peak:
     runners = ([] if args.skip_plain else [("plain", plain_runner)]) + [("ours", ours_runner)]
     for name, make in runners:
         try:
-            result = time_step(make(cfg, device, cond), device, args.steps, count_flops=not cfg.train.compile)
+            runner = make(cfg, device, cond)
+            result = time_step(runner, device, args.steps, count_flops=not cfg.train.compile)
+            if getattr(runner, "memory_events", None):  # the last step's, or the failing one's up to where it failed
+                result["memory_events"] = list(runner.memory_events)
+            del runner
         except torch.OutOfMemoryError:  # while building
             result = {"fits": False, "error": "out of memory while building"}
         if result.get("tflops") is not None:

@@ -25,7 +25,7 @@ def frames_to_tensor(frames: np.ndarray, device: torch.device | str = "cpu") -> 
     """uint8 (N, H, W, 3) -> float32 (N, 3, H, W) in [0, 1] on ``device``, as torchvision's ToTensor.
 
     The uint8 pixels travel and are converted there: a quarter of the bytes over PCIe and no CPU pass over
-    them (docs/benchmarks.md, "Metrics on a GPU"). The conversion is a lookup of the 256 values ToTensor
+    them (docs/benchmarks.md, "On a GPU"). The conversion is a lookup of the 256 values ToTensor
     computes on the CPU, so it is bit-identical on any device (a GPU may divide by 255 as a multiply by
     its reciprocal, one rounding off)."""
     pixels = torch.from_numpy(np.ascontiguousarray(frames)).to(device)  # (N, H, W, 3) uint8
