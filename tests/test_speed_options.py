@@ -5,7 +5,9 @@ network (VAE codec, motion modules, reference bank, masked audio) with fixed see
 Tolerances (relative: max over tensors of |a - b| / |b| in the L2 norm):
     SDPA vs manual attention             1e-5  (same math, another summation order; measured 3.5e-6)
     gradient checkpointing (UNets,       1e-6  (the same kernels recomputed; measured 0)
-      motion modules), decode checkpointing
+      motion modules)
+    decode checkpointing                 1e-5  (frames decoded one at a time: convolutions of batch 1 sum
+                                               in another order than of batch 2; measured 1.7e-6)
     channels-last                        5e-5  (NHWC convolutions sum in another order; measured 9e-6)
     fused vs foreach AdamW               parameters after 3 steps on the same gradients: rtol 1e-6 + atol 1e-8
     torch.compile (dynamo capture)       1e-5
@@ -146,7 +148,7 @@ def test_gradient_checkpointing_equals_plain_and_recomputes_the_motion_modules(p
 
 
 def test_decode_checkpointing_equals_plain(plain):
-    _assert_close(_loss_and_grads(_config(decode_checkpointing=True)), plain, 1e-6)
+    _assert_close(_loss_and_grads(_config(decode_checkpointing=True)), plain, 1e-5)
 
 
 def test_channels_last_equals_plain(plain):

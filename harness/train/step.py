@@ -30,11 +30,14 @@ def decode_frames(codec: torch.nn.Module, latents: torch.Tensor, frame_idx: torc
     """(B, C, F, h, w) latents, chosen frames -> (B * len(frame_idx), 3, H, W) pixels.
 
     checkpointed (loss.phd.decode_checkpointing): the decoder's activations are recomputed in
-    backward instead of kept; at 768 px the VAE decoder's activations are several GiB per frame.
+    backward instead of kept, one frame per checkpoint, so backward holds one frame's decoder at a
+    time: at 768 px the sd15 VAE decoder saves 14.1 GiB for backward per frame in fp32 (counted on
+    the meta device, docs/benchmarks.md, "On a GPU"), and this recompute happens while the UNets'
+    saved tensors are all still held.
     """
     chosen = latents[:, :, frame_idx].permute(0, 2, 1, 3, 4).flatten(0, 1)  # (B*n, C, h, w)
     if checkpointed and torch.is_grad_enabled():
-        return checkpoint(codec.decode, chosen, use_reentrant=False)
+        return torch.cat([checkpoint(codec.decode, frame[None], use_reentrant=False) for frame in chosen])
     return codec.decode(chosen)
 
 
