@@ -60,14 +60,16 @@ def test_bad_arguments_are_one_line(tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip() == f"error: --wheels {tmp_path}: no .whl or .tar.gz files in it"
 
 
-def test_decode_memory_counts_what_backward_keeps():
-    """bench/decode_memory.py on the meta device: the parts add up to the whole decoder, and one frame per
+def test_codec_cost_counts_flops_and_what_backward_keeps():
+    """bench/codec_cost.py on the meta device: FLOPs counted; the parts add up to the whole decoder, and one frame per
     checkpoint holds 1/n of what one checkpoint over n frames holds."""
-    proc = subprocess.run([sys.executable, str(REPO / "bench" / "decode_memory.py"), "--size", "256", "--frames", "3"],
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "codec_cost.py"), "--size", "256", "--frames", "3"],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout)
     whole = out["decoder_saved_gib_per_frame"]
     assert whole > 0 and sum(out["by_part"].values()) == pytest.approx(whole, abs=0.05)
+    flops = out["tflop_per_frame"]
+    assert 0 < flops["encode"] < flops["decode"] < flops["decode forward and backward"]
     assert out["recompute_held_gib"] == {"all frames in one checkpoint": pytest.approx(3 * whole, abs=0.02),
                                          "one frame per checkpoint": whole}

@@ -1,6 +1,11 @@
-"""What the PhD term's VAE decode keeps for backward, counted on the meta device (no memory, no compute).
+"""What the frozen VAE costs the training step, counted on the meta device (no memory, no compute): the
+FLOPs of an encode and of a decode per frame, and what the PhD term's decode keeps for backward.
 
-    .venv/bin/python bench/decode_memory.py [--size 768] [--frames 2] [--json F]
+    .venv/bin/python bench/codec_cost.py [--size 768] [--frames 2] [--json F]
+
+FLOPs: torch's FlopCounterMode (matmuls and convolutions). Per step the trainer encodes F clip frames and the
+reference, and decodes loss.phd.decode_frames frames forward, again in backward when checkpointed, and
+backward to the latents (docs/benchmarks.md, "On a GPU").
 
 The sd15 codec is built as the trainer builds it (model.allow_random_init) on torch's meta device; every
 tensor autograd saves during one decode is counted by a saved-tensors hook (fp32: bf16 autocast keeps its
@@ -18,6 +23,7 @@ import sys
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 from harness.config_load import load  # noqa: E402
@@ -36,6 +42,14 @@ def saved_gib(fn, x: torch.Tensor) -> float:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         fn(x)
     return total / 2**30
+
+
+def tflop(fn) -> float:
+    """TFLOP that fn() executes."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn()
+    return round(counter.get_total_flops() / 1e12, 2)
 
 
 def decoder_breakdown(vae: torch.nn.Module, latents: torch.Tensor) -> dict[str, float]:
@@ -64,8 +78,12 @@ def main() -> None:
     with torch.device("meta"):
         _, codec = build_model(cfg, audio_dim=384)
         latents = torch.randn(1, 4, args.size // 8, args.size // 8, requires_grad=True)
+        pixels = torch.randn(1, 3, args.size, args.size)
     per_frame = round(saved_gib(codec.decode, latents), 2)
-    out = {"size": args.size, "frames": args.frames, "dtype": "float32", "decoder_saved_gib_per_frame": per_frame,
+    flops = {"encode": tflop(lambda: codec.encode(pixels)), "decode": tflop(lambda: codec.decode(latents)),
+             "decode forward and backward": tflop(lambda: codec.decode(latents).sum().backward())}
+    out = {"size": args.size, "frames": args.frames, "dtype": "float32", "tflop_per_frame": flops,
+           "decoder_saved_gib_per_frame": per_frame,
            "by_part": decoder_breakdown(codec.vae, latents),
            "recompute_held_gib": {"all frames in one checkpoint": round(per_frame * args.frames, 2),
                                   "one frame per checkpoint": per_frame}}
