@@ -73,3 +73,19 @@ def test_codec_cost_counts_flops_and_what_backward_keeps():
     assert 0 < flops["encode"] < flops["decode"] < flops["decode forward and backward"]
     assert out["recompute_held_gib"] == {"all frames in one checkpoint": pytest.approx(3 * whole, abs=0.02),
                                          "one frame per checkpoint": whole}
+
+
+@pytest.mark.slow
+def test_metrics_bench_times_random_weights_where_the_files_are_absent(tmp_path):
+    """What the GPU machine runs (no offline weight files there): --weights random times the same networks, says
+    so in its JSON, and compares our FID statistics with pytorch-fid's on the same PNG files."""
+    out = tmp_path / "metrics.json"
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "metrics_bench.py"), "--devices", "cpu", "--images", "16",
+                           "--clips", "1", "--skip-slow", "--skip-synthetic", "--weights", "random", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["weights"] == "random" and "random weights" in proc.stdout
+    assert {"FID Inception features (batch 50)", "FVD I3D 16x224x224 clips", "PNG decode (harness read_frames)"} <= set(result["rates"])
+    assert result["fid_ours_over_pytorch_fid"] > 0
+    assert result["fid_stats_ours_vs_pytorch_fid"]["mu"] < 1e-6

@@ -97,3 +97,18 @@ def test_fid_equals_pytorch_fid_on_png_folders(mapped_state, tmp_path: Path, mon
     feats_b = inception_features(model, sets["pred"], batch_size=3, device="cpu")
     np.testing.assert_allclose(feats_a, feats_b, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(GaussianStats(2048).update(feats_b).cov(), metric.pred.cov(), rtol=1e-4, atol=1e-9)
+
+
+def test_frames_to_tensor_is_torchvision_to_tensor_for_every_pixel_value() -> None:
+    """The lookup that converts uint8 pixels on the model's device gives ToTensor's float for each of the 256
+    values, in ToTensor's (N, 3, H, W) layout; on a GPU the same table travels, so the result is identical."""
+    from torchvision.transforms.functional import to_tensor
+
+    from metrics.fid import frames_to_tensor
+
+    frames = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1).repeat(3, axis=3)
+    frames[..., 1] = frames[..., 1][:, ::-1]  # channels differ, so a wrong permute shows
+    got = frames_to_tensor(frames)
+    want = torch.stack([to_tensor(f) for f in frames])
+    assert got.dtype == torch.float32 and got.shape == (1, 3, 16, 16) and got.is_contiguous()
+    assert torch.equal(got, want)
