@@ -157,7 +157,6 @@ def bench_fid_vs_pytorch_fid(frames: np.ndarray, device: str, weights: str) -> t
         return a / b, diff
 
 
-
 def features_cpu_float(model, frames: np.ndarray, device: str) -> None:
     """What inception_features did before its pixels travelled as uint8: ToTensor on the CPU, then .to(device)."""
     from metrics.device import exact_numerics

@@ -165,7 +165,6 @@ def ours_runner(cfg, device: torch.device, cond: Conditions) -> Callable[[], Non
     def step() -> None:
         if device.type == "cuda":
             events.clear()
-            torch.cuda.reset_peak_memory_stats()
         training_step(model, codec, scheduler, optimizer, cond, cfg, torch.Generator().manual_seed(next(counter)))
         if device.type == "cuda":
             events.append(memory_event("after the optimizer step"))
@@ -175,7 +174,7 @@ def ours_runner(cfg, device: torch.device, cond: Conditions) -> Callable[[], Non
 
 
 def memory_event(where: str) -> dict:
-    """GPU memory now (allocated, reserved) and the peak since the step began, GiB."""
+    """GPU memory now (allocated, reserved) and the peak since time_step began measuring, GiB."""
     return {"where": where, "allocated_gib": round(torch.cuda.memory_allocated() / 2**30, 2),
             "reserved_gib": round(torch.cuda.memory_reserved() / 2**30, 2),
             "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)}
