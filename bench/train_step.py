@@ -190,7 +190,8 @@ def watch_memory(events: list[dict], modules: dict[str, torch.nn.Module | None])
         module.register_forward_hook(lambda *_, n=name: events.append(memory_event(f"{n} ends")))
 
 
-def _options(cfg) -> dict:
+def options_of(cfg) -> dict:
+    """The speed and memory options a step ran with (the JSON's "options")."""
     t = cfg.train
     return {"stage": t.stage, "mixed_precision": t.mixed_precision, "gradient_checkpointing": t.gradient_checkpointing,
             "attention": t.attention, "optimizer": t.optimizer, "channels_last": t.channels_last, "compile": t.compile,
@@ -211,15 +212,19 @@ def run(args: argparse.Namespace) -> dict:
     return out
 
 
+def shape_overrides(args: argparse.Namespace, frames: int) -> list[str]:
+    """The config overrides of one benchmarked shape (random weights; the preset's audio encoder), then the user's."""
+    return [f"model.preset={args.preset}", f"data.size={args.size}", f"data.frames={frames}",
+            f"train.batch_size={args.batch}", "model.allow_random_init=true",
+            f"model.audio_encoder={'whisper' if args.preset == 'sd15' else 'mel'}", *args.overrides]
+
+
 def run_shape(args: argparse.Namespace, frames: int, device: torch.device, peak: float) -> dict:
-    overrides = [f"model.preset={args.preset}", f"data.size={args.size}", f"data.frames={frames}",
-                 f"train.batch_size={args.batch}", "model.allow_random_init=true",
-                 f"model.audio_encoder={'whisper' if args.preset == 'sd15' else 'mel'}", *args.overrides]
-    cfg = load(None, overrides)
+    cfg = load(None, shape_overrides(args, frames))
     audio_shape = audio_feature_shape(cfg.model.audio_encoder)
     cond = random_conditions(args.batch, frames, args.size, audio_shape, device)
     out = {"shape": {"preset": args.preset, "size": args.size, "frames": frames, "batch": args.batch,
-                     "audio_tokens_per_frame": list(audio_shape)}, "options": _options(cfg)}
+                     "audio_tokens_per_frame": list(audio_shape)}, "options": options_of(cfg)}
     runners = ([] if args.skip_plain else [("plain", plain_runner)]) + [("ours", ours_runner)]
     for name, make in runners:
         try:

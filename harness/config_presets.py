@@ -23,12 +23,13 @@ PRESET_BEHAVIOUR: dict[str, dict[tuple[str, str], str]] = {
 # Speed and memory choices (harness/model/speed.py): the fast choice of each key a config does not set.
 # Each equals the plain path within the tolerance of tests/test_speed_options.py. channels_last and
 # compile stay off until bench/gpu.sh has measured them on a GPU (docs/benchmarks.md, "Training step").
-PRESET_SPEED: dict[str, dict[tuple[str, ...], str | bool]] = {
+PRESET_SPEED: dict[str, dict[tuple[str, ...], str | bool | int]] = {
     "sd15": {
         ("train", "mixed_precision"): "bf16",  # tensor-core matmuls; bench/train_step.py measures it
         ("train", "gradient_checkpointing"): True,  # 12 frames at 768 px do not fit without (issue 17)
         ("train", "optimizer"): "adamw_fused",  # one kernel per step instead of a loop of foreach kernels
         ("loss", "phd", "decode_checkpointing"): True,  # the VAE decoder's activations at 768 px are not kept
+        ("train", "encode_frames_per_call"): 4,  # 25 frames at once: a 24 GiB encoder peak, 4: the peak moves (memory_plan)
     },
     "tiny": {
         # on CPU torch's plain AdamW loops over the tensors one by one: 0.32-0.37 CPU s per smoke

@@ -43,6 +43,9 @@ class TrainConfig(Section):
     )
     channels_last: bool = Field(default=False, description="NHWC 4D weights (UNets, pose encoder, VAE); unmeasured on GPU: off")
     compile: bool = Field(default=False, description="torch.compile both UNets; unmeasured on GPU: off")
+    encode_frames_per_call: int = Field(
+        default=0, ge=0, description="frames per frozen-VAE encode call, 0 = the whole batch at once; sd15 default: 4"
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     drop_reference: float = Field(default=0.05, ge=0.0, le=1.0, description="CFG dropout of the reference")
     drop_audio: float = Field(default=0.05, ge=0.0, le=1.0)

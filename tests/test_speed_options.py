@@ -151,6 +151,11 @@ def test_decode_checkpointing_equals_plain(plain):
     _assert_close(_loss_and_grads(_config(decode_checkpointing=True)), plain, 1e-5)
 
 
+def test_encoding_one_frame_per_call_equals_plain(plain):
+    """train.encode_frames_per_call: frames encoded in several calls give the latents of one call."""
+    _assert_close(_loss_and_grads(_config(encode_frames_per_call=1)), plain, 1e-5)
+
+
 def test_channels_last_equals_plain(plain):
     cfg = _config(channels_last=True)
     model, codec = _network(cfg)
@@ -203,12 +208,12 @@ def test_sd15_defaults_are_the_fast_choices_and_tiny_keeps_the_plain_path_but_fu
     sd15 = load(None, ["model.preset=sd15"])
     t = sd15.train
     assert (t.mixed_precision, t.gradient_checkpointing, t.optimizer, t.attention) == ("bf16", True, "adamw_fused", "sdpa")
-    assert sd15.loss.phd.decode_checkpointing and not t.channels_last and not t.compile
+    assert sd15.loss.phd.decode_checkpointing and not t.channels_last and not t.compile and t.encode_frames_per_call == 4
     tiny = load(None, [])
     t = tiny.train
     assert (t.mixed_precision, t.gradient_checkpointing, t.optimizer, t.attention) == ("no", False, "adamw_fused", "sdpa")
     assert load(None, ["train.optimizer=adamw"]).train.optimizer == "adamw"  # a config's own choice stays
-    assert not tiny.loss.phd.decode_checkpointing
+    assert not tiny.loss.phd.decode_checkpointing and t.encode_frames_per_call == 0
     own = load(None, ["model.preset=sd15", "train.mixed_precision='no'", "loss.phd.decode_checkpointing=false"])
     assert own.train.mixed_precision == "no" and not own.loss.phd.decode_checkpointing and own.train.gradient_checkpointing
 

@@ -18,10 +18,17 @@ from harness.train.phd import phd_band_of, phd_loss, x0_from_v
 from harness.train.stages import single_frames
 
 
-def encode_clip(codec: torch.nn.Module, frames: torch.Tensor) -> torch.Tensor:
-    """(B, F, 3, H, W) pixels -> (B, C, F, h, w) latents (the UNetMotionModel layout)."""
+def encode_clip(codec: torch.nn.Module, frames: torch.Tensor, frames_per_call: int = 0) -> torch.Tensor:
+    """(B, F, 3, H, W) pixels -> (B, C, F, h, w) latents (the UNetMotionModel layout).
+
+    frames_per_call (train.encode_frames_per_call): encode at most this many frames at once (0 = all): the
+    encoder's activations grow with the frames it sees, e.g. ~24 GiB for 25 frames at 768 px, counted by
+    bench/memory_plan.py. Each frame is encoded on its own either way, so the latents are the same.
+    """
     b, f = frames.shape[:2]
-    latents = codec.encode(frames.flatten(0, 1))  # (B*F, C, h, w)
+    flat = frames.flatten(0, 1)  # (B*F, 3, H, W)
+    step = frames_per_call or flat.shape[0]
+    latents = torch.cat([codec.encode(part) for part in flat.split(step)])  # (B*F, C, h, w)
     return latents.unflatten(0, (b, f)).permute(0, 2, 1, 3, 4)
 
 
@@ -75,7 +82,7 @@ def compute_loss(
     b, f = cond.frames.shape[:2]
     # 1. Latents of the clip and the reference (frozen codec).
     with torch.no_grad():
-        latents = encode_clip(codec, cond.frames)  # (B, C, F, h, w)
+        latents = encode_clip(codec, cond.frames, cfg.train.encode_frames_per_call)  # (B, C, F, h, w)
         ref_latents = codec.encode(cond.reference)  # (B, C, h, w)
     # 2. Noise, timesteps and classifier-free-guidance drops (all from the step's generator).
     noised = add_noise(scheduler, latents, generator, cfg.train.noise_offset, cfg.train.min_timestep)
@@ -143,9 +150,11 @@ def training_step(
     """One optimiser step on a batch (conditions on the model's device): loss under train.mixed_precision's
     autocast, backward, AdamW. Returns the logged values of compute_loss."""
     device_type = cond.frames.device.type
+    # The last step's gradients go before the forward, not after it: joint at 768 px holds 8 GiB of them
+    # (2.15 B fp32), and the forward's peak would carry them (bench/memory_plan.py).
+    optimizer.zero_grad(set_to_none=True)
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=cfg.train.mixed_precision == "bf16"):
         loss, logs = compute_loss(model, codec, scheduler, cond, cfg, generator)
-    optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return logs

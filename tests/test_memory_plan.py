@@ -1,0 +1,74 @@
+"""bench/memory_plan.py counts what a training step holds on fake tensors: exact on known sums, CUDA's fp32 norms,
+and the command on the tiny preset (what changes memory moves the prediction the right way)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+import memory_plan  # noqa: E402
+
+MIB = 2**20
+
+
+def test_counter_adds_what_operators_create_and_takes_off_what_is_freed():
+    counter = memory_plan.StorageCounter()
+    with FakeTensorMode(), counter:
+        x = torch.zeros(1024, 1024)  # 4 MiB
+        y = x * 2  # 8 MiB live
+        view = y[:10]  # a view: same storage, nothing more
+        del y, view  # 4 MiB live
+        z = x + 1  # 8 MiB live again; the peak stays 8
+        assert counter.now == 8 * MIB and counter.peak == 8 * MIB
+        big = torch.ones(3 * 1024, 1024)  # 12 MiB more
+        del big
+        assert counter.now == 8 * MIB and counter.peak == 20 * MIB
+        assert z.sum().item() == 0  # .item() of a fake tensor reads 0 (it has no value)
+
+
+def test_nonzero_answers_every_element():
+    with FakeTensorMode(), memory_plan.StorageCounter():
+        rows = (torch.zeros(5) == 1).nonzero(as_tuple=True)[0]
+        assert rows.shape == (5,)
+
+
+def test_norms_run_in_float32_under_autocast_as_on_cuda():
+    x = torch.randn(2, 32, 4, 4, dtype=torch.bfloat16)
+    norm = torch.nn.GroupNorm(8, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert norm(x).dtype == torch.bfloat16  # CPU autocast alone keeps bf16
+        with memory_plan.cuda_float32_norms():
+            out = norm(x)
+            assert out.dtype == torch.float32
+            assert torch.nn.functional.layer_norm(x, (4,)).dtype == torch.float32
+        assert norm(x).dtype == torch.bfloat16  # restored
+    torch.testing.assert_close(out, norm(x.float()))  # the same numbers as an fp32 norm
+
+
+@pytest.mark.slow
+def test_command_predicts_plain_and_ours_and_motion_holds_less(tmp_path):
+    """The CLI on the tiny preset: both steps predicted, peaks above what was built; train.stage=motion trains only the
+    motion modules, so less AdamW state and fewer gradients live between steps than in the joint stage."""
+    def plan(*overrides: str) -> dict:
+        out = tmp_path / "plan.json"
+        proc = subprocess.run([sys.executable, str(REPO / "bench" / "memory_plan.py"), "--preset", "tiny", "--size", "64",
+                               *overrides, "--frames", "4", "--json", str(out)],
+                              capture_output=True, text=True, timeout=300, cwd=REPO)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(out.read_text())["by_frames"]["4"]
+
+    joint, motion = plan(), plan("train.stage=motion")
+    for name in ("plain", "ours"):
+        assert joint[name]["predicted_peak_gib"] > joint[name]["built_gib"] > 0
+        assert joint[name]["events"], name
+    assert motion["options"]["stage"] == "motion" and joint["options"]["stage"] == "joint"
+    assert motion["ours"]["between_steps_gib"] < joint["ours"]["between_steps_gib"]
+    assert any(e["where"].startswith("denoising unet") for e in joint["ours"]["events"])
