@@ -28,7 +28,7 @@ def test_dry_mode_prints_every_figure_as_one_json(tmp_path):
     result = json.loads(proc.stdout)
     assert result == json.loads(out.read_text())
     assert result["dry"] is True and result["ok"] is True, result["parts"]
-    assert set(result["parts"]) == {"train_step", "train_step_motion", "train_channels_last", "metrics", "tiny_learns"}
+    assert set(result["parts"]) == {"train_step", "train_step_motion", "codec_memory", "train_channels_last", "metrics", "tiny_learns"}
     assert all(not p["timed_out"] for p in result["parts"].values())
     step = result["train_step"]
     assert step["peak_dtype"] == "float32" and step["peak_tflops"] > 0
@@ -46,6 +46,8 @@ def test_dry_mode_prints_every_figure_as_one_json(tmp_path):
     assert "plain" not in result["train_channels_last"]["by_frames"]["2"]
     assert result["metrics"]["fid_ours_over_pytorch_fid"] > 0
     assert {"FID Inception features (batch 50)", "FVD I3D 16x224x224 clips"} <= set(result["metrics"]["rates"])
+    codec = result["codec_memory"]["counted_gib"]  # counted only: no GPU here
+    assert codec["encode 13 frames"] > codec["encode 4 frames"] > 0 and codec["decode 1 frame, forward and backward"] > 0
     learns = result["tiny_learns"]
     assert learns["steps"] == 3 and learns["steps_per_s"] > 0 and "loss_falls" in learns
     assert result["machine"]["torch"] and result["total_s"] > 0
