@@ -125,6 +125,11 @@ class PhdConfig(Section):
     decode_checkpointing: bool = Field(
         default=False, description="recompute the decode in backward (VAE decoder activations not kept); sd15 default: true"
     )
+    decode_block_checkpointing: bool = Field(
+        default=False,
+        description="also checkpoint each VAE decoder block, so the recompute holds one block's activations: "
+        "-5 GiB counted at 768 px for one more decoder forward a decoded frame; off",
+    )
 
 
 class LossConfig(Section):

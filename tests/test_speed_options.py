@@ -40,8 +40,9 @@ PLAIN = {"train": {"attention": "manual", "drop_reference": 0.5, "drop_audio": 0
 
 def _config(**train_options):
     raw = {**PLAIN, "train": {**PLAIN["train"], **train_options}}
-    if "decode_checkpointing" in raw["train"]:
-        raw["loss"] = {"phd": {"decode_checkpointing": raw["train"].pop("decode_checkpointing")}}
+    phd = {key: raw["train"].pop(key) for key in ("decode_checkpointing", "decode_block_checkpointing") if key in raw["train"]}
+    if phd:
+        raw["loss"] = {"phd": phd}
     return load_dict(raw)
 
 
@@ -55,7 +56,7 @@ def _network(cfg):
     model = assemble(SMALL_SD15, reference, denoiser, "per_frame")
     torch.nn.init.normal_(model.pose_encoder.out.weight, std=0.02)  # zero-initialised in the real network
     codec = VaeCodec(vae)
-    apply_speed_options(model, codec, cfg.train)
+    apply_speed_options(model, codec, cfg.train, cfg.loss.phd.decode_block_checkpointing)
     return model.train(), codec
 
 
@@ -149,6 +150,14 @@ def test_gradient_checkpointing_equals_plain_and_recomputes_the_motion_modules(p
 
 def test_decode_checkpointing_equals_plain(plain):
     _assert_close(_loss_and_grads(_config(decode_checkpointing=True)), plain, 1e-5)
+
+
+def test_decoder_block_checkpointing_equals_plain(plain):
+    """loss.phd.decode_block_checkpointing inside the per-frame checkpoint: two levels of recomputation."""
+    cfg = _config(decode_checkpointing=True, decode_block_checkpointing=True)
+    model, codec = _network(cfg)
+    assert codec.vae.decoder.gradient_checkpointing
+    _assert_close(_loss_and_grads(cfg, model, codec), plain, 1e-5)
 
 
 def test_encoding_one_frame_per_call_equals_plain(plain):

@@ -46,7 +46,7 @@ def build_model(cfg: ExperimentConfig, audio_dim: int) -> tuple[EchoMimicV2, nn.
     else:
         reference, denoiser, codec = _sd15(cfg, preset, audio_dim)
         model = assemble(preset, reference, denoiser, cfg.model.motion_norm)
-    apply_speed_options(model, codec, cfg.train)  # attention kernel, checkpointing, channels-last, compile
+    apply_speed_options(model, codec, cfg.train, cfg.loss.phd.decode_block_checkpointing)  # attention, checkpointing, ...
     return model, codec
 
 

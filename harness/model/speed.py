@@ -10,6 +10,7 @@ shows each equal to the plain path within a stated tolerance. The options:
   motion modules) AND the down/up-block motion modules, which diffusers 0.42 does not checkpoint.
 * ``train.channels_last``: 4D weights (UNets, pose encoder, VAE) in NHWC order.
 * ``train.compile``: ``torch.compile`` of both UNets (nn.Module.compile: parameter names unchanged).
+* ``loss.phd.decode_block_checkpointing``: diffusers' own checkpointing of each VAE decoder block.
 """
 
 from __future__ import annotations
@@ -66,9 +67,12 @@ def set_attention_kernel(model: EchoMimicV2, kind: str) -> None:
     model.denoising_unet.set_attn_processor({**current, **motion})
 
 
-def apply_speed_options(model: EchoMimicV2, codec: nn.Module, train: TrainConfig) -> None:
-    """Apply ``train``'s speed/memory options to a freshly built network and its codec (in place)."""
+def apply_speed_options(model: EchoMimicV2, codec: nn.Module, train: TrainConfig, decoder_blocks: bool = False) -> None:
+    """Apply ``train``'s speed/memory options to a freshly built network and its codec (in place);
+    decoder_blocks (loss.phd.decode_block_checkpointing): checkpoint each block of the VAE decoder."""
     set_attention_kernel(model, train.attention)
+    if decoder_blocks and hasattr(codec, "vae"):  # the encoder runs without grad: only the decoder is affected
+        codec.vae.enable_gradient_checkpointing()
     if train.gradient_checkpointing:
         enable_checkpointing(model)
     if train.channels_last:  # NHWC convs (tensor cores prefer them for bf16 convolutions)
