@@ -195,7 +195,9 @@ def options_of(cfg) -> dict:
     t = cfg.train
     return {"stage": t.stage, "mixed_precision": t.mixed_precision, "gradient_checkpointing": t.gradient_checkpointing,
             "attention": t.attention, "optimizer": t.optimizer, "channels_last": t.channels_last, "compile": t.compile,
-            "phd_decode_frames": cfg.loss.phd.decode_frames, "phd_decode_checkpointing": cfg.loss.phd.decode_checkpointing}
+            "encode_frames_per_call": t.encode_frames_per_call, "phd_decode_frames": cfg.loss.phd.decode_frames,
+            "phd_decode_checkpointing": cfg.loss.phd.decode_checkpointing,
+            "phd_decode_block_checkpointing": cfg.loss.phd.decode_block_checkpointing}
 
 
 def run(args: argparse.Namespace) -> dict:
