@@ -5,7 +5,7 @@ suspect for the 33-39 GiB of the trainer's step that a count does not see (docs/
     python bench/codec_memory.py --device cuda --json F             # counted and measured (bench/gpu.sh)
 
 Each case runs under bf16 autocast as in the trainer's step, on the sd15 codec with random weights:
-  encode 13 frames      no grad, one call: a 12-frame clip and its reference (train.encode_frames_per_call=0)
+  encode 12 frames      no grad, one call: a 12-frame clip (train.encode_frames_per_call=0; the reference is another)
   encode 4 frames       no grad: one call of the sd15 default (train.encode_frames_per_call=4)
   decode 1 frame        forward and backward to the latents: the PhD decode's per-frame checkpoint recompute
 Counted: bench/memory_plan.py's StorageCounter (CUDA's fp32 norms). Measured: the peak of
@@ -54,7 +54,7 @@ def codec_cases(codec: torch.nn.Module, device: torch.device, size: int) -> dict
             pixels.float().square().mean().backward()
         return run
 
-    return {"encode 13 frames": lambda: encode(13), "encode 4 frames": lambda: encode(4),
+    return {"encode 12 frames": lambda: encode(12), "encode 4 frames": lambda: encode(4),
             "decode 1 frame, forward and backward": decode_backward}
 
 

@@ -14,7 +14,7 @@
 #                       H100 80GB's usable memory) on a larger card, here and in every train_ part
 #   train_step_motion   the same at 12 and 24 frames with train.stage=motion (the ancestor's video stage: only
 #                       the motion modules train)
-#   codec_memory        bench/codec_memory.py: the sd15 VAE's memory at 768 px (encode 13 and 4 frames, one frame's
+#   codec_memory        bench/codec_memory.py: the sd15 VAE's memory at 768 px (encode 12 and 4 frames, one frame's
 #                       decode forward and backward), measured beside what bench/memory_plan.py's count gives
 #   tiny_learns         bench/tiny_learns.py: the tiny learning test (smoke.yaml, held-out metrics) on the GPU
 #   metrics             bench/metrics_bench.py on the GPU: FID Inception, I3D, ours vs pytorch-fid (random

@@ -22,7 +22,7 @@ def encode_clip(codec: torch.nn.Module, frames: torch.Tensor, frames_per_call: i
     """(B, F, 3, H, W) pixels -> (B, C, F, h, w) latents (the UNetMotionModel layout).
 
     frames_per_call (train.encode_frames_per_call): encode at most this many frames at once (0 = all): the
-    encoder's activations grow with the frames it sees, e.g. ~24 GiB for 25 frames at 768 px, counted by
+    encoder's activations grow with the frames it sees, e.g. ~24 GiB for 24 frames at 768 px, counted by
     bench/memory_plan.py. Each frame is encoded on its own either way, so the latents are the same.
     """
     b, f = frames.shape[:2]
