@@ -1,5 +1,7 @@
-"""The frozen VAE's memory at 768 px, counted on fake tensors (any machine) and measured (on a GPU): the first
-suspect for the 33-39 GiB of the trainer's step that a count does not see (docs/benchmarks.md, "Memory, counted").
+"""The frozen VAE's memory at 768 px, counted on fake tensors and, on a GPU, measured.
+
+The first suspect for the 33-39 GiB of the trainer's step that a count does not see (docs/benchmarks.md,
+"Memory, counted").
 
     .venv/bin/python bench/codec_memory.py                          # counted only (a CPU)
     python bench/codec_memory.py --device cuda --json F             # counted and measured (bench/gpu.sh)

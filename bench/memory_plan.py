@@ -1,5 +1,7 @@
-"""Peak memory of a training step, predicted on a CPU: the step runs on fake tensors (shapes and dtypes,
-no memory, no compute) while every storage it creates is counted until it is freed.
+"""Peak memory of a training step, counted on a CPU with fake tensors.
+
+The step runs on fake tensors (shapes and dtypes, no memory, no compute) while every storage it creates is
+counted until it is freed.
 
     .venv/bin/python bench/memory_plan.py                                   # sd15 768 px, 12 and 24 frames
     .venv/bin/python bench/memory_plan.py train.stage=motion --frames 24 --skip-plain     # overrides before --frames
@@ -41,6 +43,8 @@ from torch.utils._pytree import tree_flatten
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/train_step.py's runners
 import train_step  # noqa: E402
+
+from harness.errors import HarnessError  # noqa: E402  (train_step put the checkout on sys.path)
 
 GIB = 2**30
 # Measured peak / this prediction of the plain step, sd15 768 px on one H200 (12 frames 41.9 / 41.7 GiB,
@@ -204,9 +208,13 @@ def main() -> None:
                    help="memory PyTorch may allocate on the card (79: an H100 80GB)")
     p.add_argument("--skip-plain", action="store_true")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    p.add_argument("overrides", nargs="*", help="config overrides a.b.c=value (e.g. train.stage=motion)")
+    p.add_argument("overrides", nargs="*", help="config overrides a.b.c=value, before --frames (e.g. train.stage=motion)")
     args = p.parse_args()
-    text = json.dumps(run(args), indent=1)
+    try:
+        text = json.dumps(run(args), indent=1)
+    except HarnessError as exc:  # a bad override: one line and exit 2, as the harness commands do
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     print(text)
     if args.json:
         args.json.write_text(text)

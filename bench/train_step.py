@@ -37,6 +37,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 from harness.config_load import load  # noqa: E402
 from harness.data.audio_features import audio_feature_shape  # noqa: E402
+from harness.errors import HarnessError  # noqa: E402
 from harness.model.build import build_model, fresh_unets  # noqa: E402
 from harness.model.presets import PRESETS  # noqa: E402
 from harness.train.conditions import Conditions  # noqa: E402
@@ -263,7 +264,11 @@ def main() -> None:
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.add_argument("overrides", nargs="*", help="config overrides a.b.c=value (e.g. train.channels_last=true)")
     args = p.parse_args()
-    out = run(args)
+    try:
+        out = run(args)
+    except HarnessError as exc:  # a bad override: one line and exit 2, as the harness commands do
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     text = json.dumps(out, indent=1)
     print(text)
     if args.json:

@@ -72,3 +72,9 @@ def test_command_predicts_plain_and_ours_and_motion_holds_less(tmp_path):
     assert motion["options"]["stage"] == "motion" and joint["options"]["stage"] == "joint"
     assert motion["ours"]["between_steps_gib"] < joint["ours"]["between_steps_gib"]
     assert any(e["where"].startswith("denoising unet") for e in joint["ours"]["events"])
+
+
+def test_a_bad_override_is_one_line():
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "memory_plan.py"), "bogus.key=1", "--frames", "4"],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: override 'bogus.key=1': bogus: unknown key"
