@@ -18,7 +18,6 @@ frame per call, so the peak holds one frame's decoder instead of all of them.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -28,6 +27,8 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 from harness.config_load import load  # noqa: E402
 from harness.model.build import build_model  # noqa: E402
+
+from bench_output import print_figures  # noqa: E402  (bench/ is the script's own folder on sys.path)
 
 
 def saved_gib(fn, x: torch.Tensor) -> float:
@@ -87,10 +88,7 @@ def main() -> None:
            "by_part": decoder_breakdown(codec.vae, latents),
            "recompute_held_gib": {"all frames in one checkpoint": round(per_frame * args.frames, 2),
                                   "one frame per checkpoint": per_frame}}
-    text = json.dumps(out, indent=1)
-    print(text)
-    if args.json:
-        args.json.write_text(text)
+    print_figures(out, args.json)
 
 
 if __name__ == "__main__":

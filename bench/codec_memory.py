@@ -18,7 +18,6 @@ allocated before it; workspaces of cuDNN and of the attention kernels are in it,
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_output import print_figures  # noqa: E402
 from memory_plan import GIB, StorageCounter, cuda_float32_norms, modules_stay_put  # noqa: E402
 
 from harness.config_load import load  # noqa: E402
@@ -116,10 +116,7 @@ def main() -> None:
         out["measured_gib"] = measured(args.size)
         out["measured_over_counted"] = {name: round(value / out["counted_gib"][name], 2)
                                         for name, value in out["measured_gib"].items() if isinstance(value, float)}
-    text = json.dumps(out, indent=1)
-    print(text)
-    if args.json:
-        args.json.write_text(text)
+    print_figures(out, args.json)
 
 
 if __name__ == "__main__":

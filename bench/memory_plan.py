@@ -43,8 +43,7 @@ from torch.utils._pytree import tree_flatten
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/train_step.py's runners
 import train_step  # noqa: E402
-
-from harness.errors import HarnessError  # noqa: E402  (train_step put the checkout on sys.path)
+from bench_output import print_figures, user_errors_as_one_line  # noqa: E402
 
 GIB = 2**30
 # Measured peak / this prediction of the plain step, sd15 768 px on one H200 (12 frames 41.9 / 41.7 GiB,
@@ -210,14 +209,9 @@ def main() -> None:
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.add_argument("overrides", nargs="*", help="config overrides a.b.c=value, before --frames (e.g. train.stage=motion)")
     args = p.parse_args()
-    try:
-        text = json.dumps(run(args), indent=1)
-    except HarnessError as exc:  # a bad override: one line and exit 2, as the harness commands do
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    print(text)
-    if args.json:
-        args.json.write_text(text)
+    with user_errors_as_one_line():  # a bad override
+        out = run(args)
+    print_figures(out, args.json)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ of the trained and the untrained model (the same config, as built).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -27,6 +26,8 @@ from harness.config_load import load  # noqa: E402
 from harness.data.synth import ensure_dataset  # noqa: E402
 from harness.train.trainer import train  # noqa: E402
 from harness.trial_pipeline import HELD_OUT_OVERRIDES, against_untrained  # noqa: E402
+
+from bench_output import print_figures  # noqa: E402  (bench/ is the script's own folder on sys.path)
 
 SMOKE = Path(__file__).resolve().parents[1] / "experiments" / "smoke.yaml"
 DESIGNED = ("ssim", "sync_c", "hkc", "csim")
@@ -71,10 +72,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = run(args.steps, args.device, not args.no_samples, Path(tmp))
     out["loadavg"] = os.getloadavg()
-    text = json.dumps(out, indent=1)
-    print(text)
-    if args.json:
-        args.json.write_text(text)
+    print_figures(out, args.json)
 
 
 if __name__ == "__main__":

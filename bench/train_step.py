@@ -37,13 +37,14 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 from harness.config_load import load  # noqa: E402
 from harness.data.audio_features import audio_feature_shape  # noqa: E402
-from harness.errors import HarnessError  # noqa: E402
 from harness.model.build import build_model, fresh_unets  # noqa: E402
 from harness.model.presets import PRESETS  # noqa: E402
 from harness.train.conditions import Conditions  # noqa: E402
 from harness.train.objective import make_scheduler  # noqa: E402
 from harness.train.stages import apply_stage  # noqa: E402
 from harness.train.step import make_optimizer, training_step  # noqa: E402
+
+from bench_output import print_figures, user_errors_as_one_line  # noqa: E402  (bench/: the script's folder)
 
 
 def measured_peak_tflops(device: torch.device) -> tuple[float, str]:
@@ -264,15 +265,9 @@ def main() -> None:
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.add_argument("overrides", nargs="*", help="config overrides a.b.c=value (e.g. train.channels_last=true)")
     args = p.parse_args()
-    try:
+    with user_errors_as_one_line():  # a bad override
         out = run(args)
-    except HarnessError as exc:  # a bad override: one line and exit 2, as the harness commands do
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    text = json.dumps(out, indent=1)
-    print(text)
-    if args.json:
-        args.json.write_text(text)
+    print_figures(out, args.json)
 
 
 if __name__ == "__main__":
