@@ -138,28 +138,6 @@ def cuda_float32_norms() -> Iterator[None]:
             setattr(F, name, original)
 
 
-def label_networks(counter: StorageCounter, modules: dict[str, torch.nn.Module | None]) -> None:
-    """counter.mark as each network's forward starts and ends (checkpoint recomputation included)."""
-    for name, module in modules.items():
-        if module is not None:
-            module.register_forward_pre_hook(lambda *_, n=name: counter.mark(f"{n} starts"))
-            module.register_forward_hook(lambda *_, n=name: counter.mark(f"{n} ends"))
-
-
-def networks_of(step: Callable[[], None]) -> dict[str, torch.nn.Module | None]:
-    """The named networks a train_step runner closes over (plain: two UNets; ours: model and codec)."""
-    found = {}
-    for cell in step.__closure__ or ():
-        value = cell.cell_contents
-        if hasattr(value, "reference_unet"):  # ours: EchoMimicV2
-            found.update({"reference unet": value.reference_unet, "denoising unet": value.denoising_unet})
-        elif hasattr(value, "vae"):  # ours: the sd15 codec
-            found.update({"vae encoder": value.vae.encoder, "vae decoder": value.vae.decoder})
-        elif isinstance(value, torch.nn.Module):  # plain: fresh diffusers UNets
-            found[type(value).__name__] = value
-    return found
-
-
 def plan(make: Callable, cfg, frames: int, size: int, batch: int, card_gib: float) -> dict:
     """Build one runner on fake tensors, run two steps, and return the second step's predicted peak."""
     counter = StorageCounter()
@@ -169,7 +147,7 @@ def plan(make: Callable, cfg, frames: int, size: int, batch: int, card_gib: floa
         cond = train_step.random_conditions(batch, frames, size, audio_shape, torch.device("cpu"))
         step = make(cfg, torch.device("cpu"), cond)
         built = counter.now
-        label_networks(counter, networks_of(step))
+        train_step.at_network_boundaries(step.networks, counter.mark)
         step()  # AdamW's state and the gradients appear here
         steady = counter.now
         counter.restart_peak()

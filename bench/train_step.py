@@ -145,6 +145,7 @@ def plain_runner(cfg, device: torch.device, cond: Conditions) -> Callable[[], No
         F.mse_loss(v.float(), torch.zeros_like(v, dtype=torch.float32)).backward()
         denoiser.zero_grad(set_to_none=True)
 
+    step.networks = {"reference unet": reference, "denoising unet": denoiser}  # type: ignore[attr-defined]
     return step
 
 
@@ -158,11 +159,12 @@ def ours_runner(cfg, device: torch.device, cond: Conditions) -> Callable[[], Non
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler()
     counter = iter(range(10**9))
+    networks = {"vae encoder": getattr(codec, "vae", None) and codec.vae.encoder,
+                "vae decoder": getattr(codec, "vae", None) and codec.vae.decoder,
+                "reference unet": model.reference_unet, "denoising unet": model.denoising_unet}
     events: list[dict] = []  # the last step's GPU memory at each network's entry and exit
     if device.type == "cuda" and not cfg.train.compile:  # hooks would break the compiled graphs
-        watch_memory(events, {"vae encoder": getattr(codec, "vae", None) and codec.vae.encoder,
-                              "vae decoder": getattr(codec, "vae", None) and codec.vae.decoder,
-                              "reference unet": model.reference_unet, "denoising unet": model.denoising_unet})
+        at_network_boundaries(networks, lambda where: events.append(memory_event(where)))
 
     def step() -> None:
         if device.type == "cuda":
@@ -172,6 +174,7 @@ def ours_runner(cfg, device: torch.device, cond: Conditions) -> Callable[[], Non
             events.append(memory_event("after the optimizer step"))
 
     step.memory_events = events  # type: ignore[attr-defined]
+    step.networks = networks  # type: ignore[attr-defined]  # what bench/memory_plan.py labels its events by
     return step
 
 
@@ -182,14 +185,14 @@ def memory_event(where: str) -> dict:
             "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)}
 
 
-def watch_memory(events: list[dict], modules: dict[str, torch.nn.Module | None]) -> None:
-    """Append a memory_event to events as each module's forward starts and ends (checkpoint recomputation in
-    backward included: that is where a step's peak often is)."""
+def at_network_boundaries(modules: dict[str, torch.nn.Module | None], call: Callable[[str], None]) -> None:
+    """call("<name> starts") and call("<name> ends") as each module's forward starts and ends (checkpoint
+    recomputation in backward included: that is where a step's peak often is); None modules are skipped."""
     for name, module in modules.items():
         if module is None:
             continue
-        module.register_forward_pre_hook(lambda *_, n=name: events.append(memory_event(f"{n} starts")))
-        module.register_forward_hook(lambda *_, n=name: events.append(memory_event(f"{n} ends")))
+        module.register_forward_pre_hook(lambda *_, n=name: call(f"{n} starts"))
+        module.register_forward_hook(lambda *_, n=name: call(f"{n} ends"))
 
 
 def options_of(cfg) -> dict:
