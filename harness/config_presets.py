@@ -30,6 +30,7 @@ PRESET_SPEED: dict[str, dict[tuple[str, ...], str | bool | int]] = {
         ("train", "optimizer"): "adamw_fused",  # one kernel per step instead of a loop of foreach kernels
         ("loss", "phd", "decode_checkpointing"): True,  # the VAE decoder's activations at 768 px are not kept
         ("train", "encode_frames_per_call"): 4,  # 24 frames in one call: a 24 GiB encoder peak; 4: it goes (memory_plan)
+        ("train", "latent_cache"): True,  # the frozen VAE's encode is 33.9 of a 12-frame step's 211.8 TFLOP
     },
     "tiny": {
         # on CPU torch's plain AdamW loops over the tensors one by one: 0.32-0.37 CPU s per smoke

@@ -46,6 +46,11 @@ class TrainConfig(Section):
     encode_frames_per_call: int = Field(
         default=0, ge=0, description="frames per frozen-VAE encode call, 0 = the whole batch at once; sd15 default: 4"
     )
+    latent_cache: bool = Field(
+        default=False,
+        description="encode each clip's frames once with the frozen VAE and keep the latents beside the clip "
+        "(latents_<fingerprint>.pt), instead of encoding every window in every step; sd15 default: true",
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     drop_reference: float = Field(default=0.05, ge=0.0, le=1.0, description="CFG dropout of the reference")
     drop_audio: float = Field(default=0.05, ge=0.0, le=1.0)

@@ -218,11 +218,12 @@ def test_sd15_defaults_are_the_fast_choices_and_tiny_keeps_the_plain_path_but_fu
     t = sd15.train
     assert (t.mixed_precision, t.gradient_checkpointing, t.optimizer, t.attention) == ("bf16", True, "adamw_fused", "sdpa")
     assert sd15.loss.phd.decode_checkpointing and not t.channels_last and not t.compile and t.encode_frames_per_call == 4
+    assert t.latent_cache
     tiny = load(None, [])
     t = tiny.train
     assert (t.mixed_precision, t.gradient_checkpointing, t.optimizer, t.attention) == ("no", False, "adamw_fused", "sdpa")
     assert load(None, ["train.optimizer=adamw"]).train.optimizer == "adamw"  # a config's own choice stays
-    assert not tiny.loss.phd.decode_checkpointing and t.encode_frames_per_call == 0
+    assert not tiny.loss.phd.decode_checkpointing and t.encode_frames_per_call == 0 and not t.latent_cache
     own = load(None, ["model.preset=sd15", "train.mixed_precision='no'", "loss.phd.decode_checkpointing=false"])
     assert own.train.mixed_precision == "no" and not own.loss.phd.decode_checkpointing and own.train.gradient_checkpointing
 

@@ -8,6 +8,7 @@ Item (a dict that the default torch collate batches; strings become lists):
     boxes      float32 (F, 4, 4) lips, face, head, body (normalised xyxy)
     valid_box  float32 (4,) the part of the frame that is picture, not padding (normalised xyxy)
     kind       str "semibody" | "portrait";  clip_id  str;  start  int (first frame of the window)
+    reference_index  int (the clip frame the reference is)
 Train windows start at a random frame and take a random reference frame, drawn from
 (seed, epoch, index); test windows tile each clip from frame 0 with reference frame 0.
 """
@@ -78,18 +79,11 @@ class ClipDataset(Dataset):
         rng = np.random.default_rng([self.seed, self.epoch, idx])
         return ci, int(rng.integers(0, n - self.frames + 1)), int(rng.integers(0, n))
 
-    def _images(self, path: Path, indices: list[int]) -> np.ndarray:
-        """uint8 frames -> float32 (k, 3, H, W) in [-1, 1], resized to self.size if set."""
-        images = read_frames(path, indices)  # (k, H, W, 3)
-        if self.size and images.shape[1:3] != (self.size, self.size):
-            images = np.stack([cv2.resize(im, (self.size, self.size), interpolation=cv2.INTER_AREA) for im in images])
-        return images.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0
-
     def __getitem__(self, idx: int) -> dict[str, Any]:
         ci, start, ref = self._pick(idx)
         path, meta = clip_dir(self.root, self.clip_ids[ci]), self.metas[ci]
         window = list(range(start, start + self.frames))
-        images = self._images(path, window + [ref])  # (F + 1, 3, H, W)
+        images = load_images(path, window + [ref], self.size)  # (F + 1, 3, H, W)
         audio = np.load(path / self.audio_cache, mmap_mode="r")[start : start + self.frames]
         keypoints = np.load(path / "keypoints.npy", mmap_mode="r")[start : start + self.frames]
         boxes = np.load(path / "boxes.npy", mmap_mode="r")[start : start + self.frames]
@@ -103,4 +97,14 @@ class ClipDataset(Dataset):
             "kind": meta["kind"],
             "clip_id": self.clip_ids[ci],
             "start": start,
+            "reference_index": ref,
         }
+
+
+def load_images(path: Path, indices: list[int], size: int | None) -> np.ndarray:
+    """uint8 frames of a clip folder -> float32 (k, 3, H, W) in [-1, 1], resized to size x size if set
+    (the training pixels; train.latent_cache encodes the same ones)."""
+    images = read_frames(path, indices)  # (k, H, W, 3)
+    if size and images.shape[1:3] != (size, size):
+        images = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images])
+    return images.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0

@@ -18,7 +18,7 @@ class TrainingBatches:
 
     def __init__(self, cfg: ExperimentConfig):
         self.cfg = cfg
-        root = ensure_dataset(cfg)
+        self.root = root = ensure_dataset(cfg)
         common = dict(split="train", frames=cfg.data.frames, audio_encoder=cfg.model.audio_encoder, seed=cfg.train.seed, size=cfg.data.size,
                       whisper_levels=cfg.model.whisper_levels, whisper_dir=cfg.model.whisper_path)
         self.semibody = ClipDataset(root, kinds=("semibody",), **common)

@@ -30,7 +30,8 @@ class Conditions:
     frames (B, F, 3, H, W) and reference (B, 3, H, W) in [-1, 1]; audio (B, F, L, D);
     pose (B, F, 3, H, W) in [0, 1]; audio_mask (B, F, 1, H, W) or None (= unmasked);
     loss_mask (B, 1, H, W) or None (= every pixel counts); keypoints (B, F, 133, 3);
-    lips_boxes (B, F, 4).
+    lips_boxes (B, F, 4); latents (B, F, C, h, w) and reference_latents (B, C, h, w): the frozen codec's
+    latents of frames and reference from train.latent_cache, or None (= encoded in the step).
     """
 
     frames: torch.Tensor
@@ -41,6 +42,8 @@ class Conditions:
     loss_mask: torch.Tensor | None
     keypoints: torch.Tensor
     lips_boxes: torch.Tensor
+    latents: torch.Tensor | None = None
+    reference_latents: torch.Tensor | None = None
 
 
 def build_conditions(batch: dict, phase: ActivePhase, cfg: ExperimentConfig, generator: torch.Generator) -> Conditions:
@@ -49,12 +52,14 @@ def build_conditions(batch: dict, phase: ActivePhase, cfg: ExperimentConfig, gen
     keypoints, boxes = batch["keypoints"], batch["boxes"]
     portrait = torch.tensor([k == "portrait" for k in batch["kind"]])
     loss_mask = None
+    latents, reference_latents = batch.get("latents"), batch.get("reference_latents")  # train.latent_cache
     # 1. HPA (paper Sec. 3.3): portraits shrunk and padded into the semi-body canvas.
     if portrait.any():
         placed = place_portrait(frames[portrait], reference[portrait], keypoints[portrait], boxes[portrait], cfg.data.hpa.head_scale)
         frames, reference = _scatter(frames, portrait, placed.frames), _scatter(reference, portrait, placed.reference)
         keypoints, boxes = _scatter(keypoints, portrait, placed.keypoints), _scatter(boxes, portrait, placed.boxes)
         loss_mask = _scatter(torch.ones(frames.shape[0], 1, *frames.shape[-2:]), portrait, placed.valid_mask)
+        latents = reference_latents = None  # the cache holds the pixels as stored, not as placed: encode them
     size = frames.shape[-1]
     # 2. APDH pose sampling: only the phase's parts are drawn; a pose-drop draws nothing.
     b, f = keypoints.shape[:2]
@@ -68,7 +73,8 @@ def build_conditions(batch: dict, phase: ActivePhase, cfg: ExperimentConfig, gen
     regions = ["head" if p else phase.audio_mask for p in portrait.tolist()]
     audio_mask = None if all(r == "full" for r in regions) else _region_masks(boxes, regions, size)
     audio = controlled_audio(cfg.model.controls, batch["audio"])  # positive control: zeroed audio
-    return Conditions(frames, reference, audio, pose, audio_mask, loss_mask, keypoints, boxes[:, :, LIPS])
+    return Conditions(frames, reference, audio, pose, audio_mask, loss_mask, keypoints, boxes[:, :, LIPS], latents,
+                      reference_latents)
 
 
 def _region_masks(boxes: torch.Tensor, regions: list[str], size: int) -> torch.Tensor:

@@ -65,7 +65,7 @@ def single_frames(cond: Conditions, generator: torch.Generator) -> Conditions:
     """Stage ``images``: one random frame of each sample's window, F = 1 (ancestor stage 1 trains on frames).
 
     Every per-frame field, (B, F, ...) -> (B, 1, ...); the frame index (B,) is drawn from the
-    step's generator. Fields without a frame axis (reference, loss_mask) stay as they are.
+    step's generator. Fields without a frame axis (reference, reference_latents, loss_mask) stay as they are.
     """
     b, f = cond.frames.shape[:2]
     index = torch.randint(0, f, (b,), generator=generator).to(cond.frames.device)  # (B,)
@@ -82,4 +82,5 @@ def single_frames(cond: Conditions, generator: torch.Generator) -> Conditions:
         audio_mask=pick(cond.audio_mask),
         keypoints=pick(cond.keypoints),
         lips_boxes=pick(cond.lips_boxes),
+        latents=pick(cond.latents),
     )

@@ -80,10 +80,13 @@ def compute_loss(
     if cfg.train.stage == "images":  # ancestor train_stage_1.py: single frames (harness/train/stages.py)
         cond = single_frames(cond, generator)
     b, f = cond.frames.shape[:2]
-    # 1. Latents of the clip and the reference (frozen codec).
-    with torch.no_grad():
-        latents = encode_clip(codec, cond.frames, cfg.train.encode_frames_per_call)  # (B, C, F, h, w)
-        ref_latents = codec.encode(cond.reference)  # (B, C, h, w)
+    # 1. Latents of the clip and the reference (frozen codec; train.latent_cache: read from the clip folder).
+    if cond.latents is not None:
+        latents, ref_latents = cond.latents.permute(0, 2, 1, 3, 4), cond.reference_latents  # (B, C, F, h, w), (B, C, h, w)
+    else:
+        with torch.no_grad():
+            latents = encode_clip(codec, cond.frames, cfg.train.encode_frames_per_call)  # (B, C, F, h, w)
+            ref_latents = codec.encode(cond.reference)  # (B, C, h, w)
     # 2. Noise, timesteps and classifier-free-guidance drops (all from the step's generator).
     noised = add_noise(scheduler, latents, generator, cfg.train.noise_offset, cfg.train.min_timestep)
     drops = sample_cfg_drops(cfg.train, b, generator)

@@ -19,6 +19,7 @@ from harness.train.batches import TrainingBatches
 from harness.train.checkpoint import latest_checkpoint, latest_valid_checkpoint, recorded_config_hashes, save_checkpoint
 from harness.train.conditions import Conditions, build_conditions
 from harness.train.distributed import barrier, rank_generator, unwrap, world, wrap_data_parallel
+from harness.train.latent_cache import LatentCache
 from harness.train.objective import make_scheduler
 from harness.train.stages import apply_stage
 from harness.train.step import make_optimizer, training_step
@@ -72,6 +73,9 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
     start, ckpt = _resume(run_dir / "checkpoints", model, optimizer)
     model = wrap_data_parallel(model, device)
     batches = TrainingBatches(cfg)
+    # train.latent_cache: the frozen codec's latents read from the clip folders, encoded on a clip's first use
+    cache = LatentCache(codec, batches.root, cfg.data.size, cfg.train.mixed_precision, cfg.train.encode_frames_per_call,
+                        device) if cfg.train.latent_cache else None
     scheduler = make_scheduler()
     history: list[dict[str, float]] = []
     stop = cfg.train.steps if until is None else max(1, min(until, cfg.train.steps))
@@ -80,7 +84,8 @@ def train(cfg: ExperimentConfig, run_dir: Path, on_step: StepCallback | None = N
         t0 = time.perf_counter()
         generator = step_generator(cfg.train.seed, step) if rank == 0 else rank_generator(cfg.train.seed, step, rank)
         phase = apdh_phase_at(cfg.model.apdh, step, cfg.train.steps)
-        cond = _to_device(build_conditions(batches.batch(step, rank), phase, cfg, generator), device)
+        batch = batches.batch(step, rank) if cache is None else cache.attach(batches.batch(step, rank))
+        cond = _to_device(build_conditions(batch, phase, cfg, generator), device)
         logs = training_step(model, codec, scheduler, optimizer, cond, cfg, generator)  # bench/train_step.py times it
         logs.update(step_time_s=time.perf_counter() - t0, lr=cfg.train.lr)
         history.append({"step": step + 1, **logs})
