@@ -22,13 +22,13 @@ import sys
 from pathlib import Path
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 from harness.config_load import load  # noqa: E402
 from harness.model.build import build_model  # noqa: E402
 
 from bench_output import print_figures  # noqa: E402  (bench/ is the script's own folder on sys.path)
+from flops import flop_counter  # noqa: E402
 
 
 def saved_gib(fn, x: torch.Tensor) -> float:
@@ -47,7 +47,7 @@ def saved_gib(fn, x: torch.Tensor) -> float:
 
 def tflop(fn) -> float:
     """TFLOP that fn() executes."""
-    counter = FlopCounterMode(display=False)
+    counter = flop_counter()
     with counter:
         fn()
     return round(counter.get_total_flops() / 1e12, 2)

@@ -1,7 +1,8 @@
 """The frozen VAE's memory at 768 px, counted on fake tensors and, on a GPU, measured.
 
-The first suspect for the 33-39 GiB of the trainer's step that a count does not see (docs/benchmarks.md,
-"Memory, counted").
+Built to test whether the VAE held the 33-39 GiB of the trainer's step that the count missed; those turned
+out to be the benchmark's FLOP counter (docs/benchmarks.md, "Memory, counted"). It stays as the check of the
+count on the one network whose GPU kernels (cuDNN convolutions at 768 px) differ most from the CPU's.
 
     .venv/bin/python bench/codec_memory.py                          # counted only (a CPU)
     python bench/codec_memory.py --device cuda --json F             # counted and measured (bench/gpu.sh)

@@ -13,12 +13,14 @@
 #                       configured (train.stage=joint: everything trains); GPU allocations capped at 79 GiB (an
 #                       H100 80GB's usable memory) on a larger card, here and in every train_ part
 #   train_step_motion   the same at 12 and 24 frames with train.stage=motion (the ancestor's video stage: only
-#                       the motion modules train)
+#                       the motion modules train); sd15's train.latent_cache: the batch brings its latents
 #   codec_memory        bench/codec_memory.py: the sd15 VAE's memory at 768 px (encode 12 and 4 frames, one frame's
 #                       decode forward and backward), measured beside what bench/memory_plan.py's count gives
 #   tiny_learns         bench/tiny_learns.py: the tiny learning test (smoke.yaml, held-out metrics) on the GPU
 #   metrics             bench/metrics_bench.py on the GPU: FID Inception, I3D, ours vs pytorch-fid (random
 #                       weights where the offline weight files are absent: timing only, the JSON says so)
+#   train_encoding      train_step_motion's step at 12 frames with train.latent_cache=false: the VAE encodes the
+#                       clip in the step, as before the cache (not in --dry)
 #   train_channels_last train_step_motion's step at 12 frames with train.channels_last=true
 #   train_compile       the same with train.compile=true (not in --dry: inductor on a CPU is slow)
 # --wheels DIR: every wheel (and source archive) in DIR goes into the folder .bench-site (or $BENCH_SITE), put
@@ -82,18 +84,19 @@ part() {  # part NAME SECONDS command...: run one part under `timeout`, its JSON
 if [ "$DRY" = 1 ]; then  # the same scripts at tiny shapes on the CPU
   export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
   part train_step 120 "$PY" bench/train_step.py --device cpu --preset tiny --size 32 --frames 2 4 --steps 1
-  part train_step_motion 60 "$PY" bench/train_step.py --device cpu --preset tiny --size 32 --frames 2 --steps 1 train.stage=motion
+  part train_step_motion 60 "$PY" bench/train_step.py --device cpu --preset tiny --size 32 --frames 2 --steps 1 train.stage=motion train.latent_cache=true
   part codec_memory 60 "$PY" bench/codec_memory.py --size 128
   part tiny_learns 120 "$PY" bench/tiny_learns.py --device cpu --steps 3 --no-samples
   part metrics 120 "$PY" bench/metrics_bench.py --devices cpu --images 16 --clips 1 --skip-slow --skip-synthetic
   part train_channels_last 60 "$PY" bench/train_step.py --device cpu --preset tiny --size 32 --frames 2 --steps 1 --skip-plain train.stage=motion train.channels_last=true
-else  # 520 s of limits in all; the H200 run of 2026-11-28 took 74, 65 and 27 s for train_step, tiny_learns, channels_last
+else  # 565 s of limits in all; the H200 run of 2026-11-28 took 74, 65 and 27 s for train_step, tiny_learns, channels_last
   STEP=("$PY" bench/train_step.py --device cuda --preset sd15 --size 768 --memory-limit-gib 79)
   part train_step 80 "${STEP[@]}" --frames 12 --steps 3
   part train_step_motion 120 "${STEP[@]}" --frames 12 24 --steps 3 train.stage=motion
   part codec_memory 40 "$PY" bench/codec_memory.py --device cuda
   part tiny_learns 80 "$PY" bench/tiny_learns.py --device cuda
   part metrics 70 "$PY" bench/metrics_bench.py --devices cuda --images 1024 --clips 4 --skip-slow --skip-synthetic
+  part train_encoding 45 "${STEP[@]}" --frames 12 --steps 2 --skip-plain train.stage=motion train.latent_cache=false
   part train_channels_last 45 "${STEP[@]}" --frames 12 --steps 2 --skip-plain train.stage=motion train.channels_last=true
   part train_compile 85 "${STEP[@]}" --frames 12 --steps 2 --skip-plain train.stage=motion train.compile=true
 fi

@@ -1,7 +1,8 @@
 """Peak memory of a training step, counted on a CPU with fake tensors.
 
 The step runs on fake tensors (shapes and dtypes, no memory, no compute) while every storage it creates is
-counted until it is freed.
+counted until it is freed; its FLOPs are counted as bench/train_step.py counts them on a real step
+(FlopCounterMode, checkpoint recomputation included), so a step's work is known without a GPU.
 
     .venv/bin/python bench/memory_plan.py                                   # sd15 768 px, 12 and 24 frames
     .venv/bin/python bench/memory_plan.py train.stage=motion --frames 24 --skip-plain     # overrides before --frames
@@ -16,9 +17,10 @@ CUDA's autocast runs group_norm and layer_norm in fp32 where CPU's keeps bf16; t
 (cuda_float32_norms). What it cannot see: CUDA's workspaces (cuBLAS, cuDNN, attention kernels), the kernel a
 GPU picks, the caching allocator's rounding. Against one H200 (docs/gpu/2026-11-28-h200.json, the code of
 that run): the plain step measured 41.9 GiB at 12 frames (predicted 41.7) and 71.5-75.3 at 24 (predicted
-71.3), but ours measured 72.1 (stage motion) and 93.2 (joint) at 12 frames where 39.1 and 54.2 were counted:
-some 33-39 GiB of ours are invisible here (docs/benchmarks.md, "Memory, counted"). So "counted_fits" asks
-only whether what is counted, x MEASURED_OVER_PREDICTED, stays under --card-gib. Data-dependent operators have
+71.3); ours measured 72.1 (stage motion) and 93.2 (joint) at 12 frames, which that run's bench took over a
+step counted under FlopCounterMode, and counted so they are 72.4 and 91.6 (as trained: 39.1 and 54.2;
+docs/benchmarks.md, "Memory, counted"). "counted_fits": what is counted, x MEASURED_OVER_PREDICTED, stays
+under --card-gib. Data-dependent operators have
 no fake answer: `.item()` reads 0 and `nonzero` answers "every element" (so each PhD band's term is computed
 on every decoded frame: an upper bound of a few hundred MiB at 768 px).
 """
@@ -44,6 +46,7 @@ from torch.utils._pytree import tree_flatten
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/train_step.py's runners
 import train_step  # noqa: E402
 from bench_output import print_figures, user_errors_as_one_line  # noqa: E402
+from flops import flop_counter  # noqa: E402
 
 GIB = 2**30
 # Measured peak / this prediction of the plain step, sd15 768 px on one H200 (12 frames 41.9 / 41.7 GiB,
@@ -139,7 +142,8 @@ def cuda_float32_norms() -> Iterator[None]:
 
 
 def plan(make: Callable, cfg, frames: int, size: int, batch: int, card_gib: float) -> dict:
-    """Build one runner on fake tensors, run two steps, and return the second step's predicted peak."""
+    """Build one runner on fake tensors, run two steps, and return the second step's predicted peak; a third
+    step counts the FLOPs."""
     counter = StorageCounter()
     t0 = time.perf_counter()
     with FakeTensorMode(allow_non_fake_inputs=True), counter, modules_stay_put(), cuda_float32_norms():
@@ -152,10 +156,14 @@ def plan(make: Callable, cfg, frames: int, size: int, batch: int, card_gib: floa
         steady = counter.now
         counter.restart_peak()
         step()
-    peak = counter.peak / GIB
-    return {"predicted_peak_gib": round(peak, 2), "peak_where": counter.peak_where,
+        peak, where, events = counter.peak / GIB, counter.peak_where, counter.events
+        counter.restart_peak()
+        with flop_counter() as flops:  # a third step: FlopCounterMode's module hooks hold tensors and move the peak
+            step()
+    return {"predicted_peak_gib": round(peak, 2), "peak_where": where,
+            "tflop_per_step": round(flops.get_total_flops() / 1e12, 6),
             "built_gib": round(built / GIB, 2), "between_steps_gib": round(steady / GIB, 2),
-            "counted_fits": peak * MEASURED_OVER_PREDICTED <= card_gib, "events": counter.events,
+            "counted_fits": peak * MEASURED_OVER_PREDICTED <= card_gib, "events": events,
             "seconds": round(time.perf_counter() - t0, 1)}
 
 

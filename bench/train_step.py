@@ -6,7 +6,9 @@
 
 ours: harness.train.step.training_step, what the trainer runs: a batch -> frozen VAE encode ->
 reference and denoiser forward/backward -> PhD terms on decoded frames -> AdamW, with the config's
-speed options (the preset's defaults; `a.b=c` overrides as for `harness train`).
+speed options (the preset's defaults; `a.b=c` overrides as for `harness train`). With
+train.latent_cache (sd15's default) the batch arrives with its latents, as every window after a clip's
+first does in training, so the timed step has no VAE encode (train.latent_cache=false puts it back).
 plain: fresh diffusers UNets of the same shape with their default processors: reference UNet
 forward (no grad) + UNetMotionModel forward/backward on per-frame audio tokens, under the same
 autocast and diffusers' own gradient checkpointing (no VAE, no PhD, no optimiser step).
@@ -21,6 +23,7 @@ larger card answers "does it fit on an 80 GB one" (bench/gpu.sh passes 79, an H1
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import os
@@ -32,7 +35,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 from harness.config_load import load  # noqa: E402
@@ -42,9 +44,10 @@ from harness.model.presets import PRESETS  # noqa: E402
 from harness.train.conditions import Conditions  # noqa: E402
 from harness.train.objective import make_scheduler  # noqa: E402
 from harness.train.stages import apply_stage  # noqa: E402
-from harness.train.step import make_optimizer, training_step  # noqa: E402
+from harness.train.step import encode_clip, make_optimizer, training_step  # noqa: E402
 
 from bench_output import print_figures, user_errors_as_one_line  # noqa: E402  (bench/: the script's folder)
+from flops import flop_counter  # noqa: E402
 
 
 def measured_peak_tflops(device: torch.device) -> tuple[float, str]:
@@ -97,17 +100,18 @@ def _peak_memory_gib(device: torch.device) -> float:
 
 
 def time_step(step: Callable[[], None], device: torch.device, steps: int, count_flops: bool) -> dict:
-    """Warm-up, one FLOP-counted step, then `steps` timed steps; out of memory -> fits false."""
+    """Warm-up and `steps` timed steps (their peak memory is the step's), then one FLOP-counted step.
+
+    The FLOP count comes last and its memory is kept apart ("flop_count_peak_gib"): FlopCounterMode's module
+    hooks keep tensors alive that a checkpointed step would have freed (bench/memory_plan.py counts ~47 GiB
+    more for the sd15 joint step at 12 frames), so a peak that spanned it would not be the training step's.
+    Out of memory in the timed steps -> fits false; in the counted step -> tflop_per_step None.
+    """
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    events = getattr(step, "memory_events", None)  # ours: memory at each network's entry and exit (GPU)
     try:
         step()  # warm-up (allocator, kernels, compile)
-        flops = 0
-        if count_flops:
-            counter = FlopCounterMode(display=False)
-            with counter:
-                step()
-            flops = counter.get_total_flops()
         _sync(device)
         t0 = time.perf_counter()
         for _ in range(steps):
@@ -115,9 +119,26 @@ def time_step(step: Callable[[], None], device: torch.device, steps: int, count_
         _sync(device)
         seconds = (time.perf_counter() - t0) / steps
     except torch.OutOfMemoryError:
-        return {"fits": False, "error": "out of memory", "peak_memory_gib": round(_peak_memory_gib(device), 2)}
-    return {"fits": True, "step_s": seconds, "tflop_per_step": flops / 1e12 if count_flops else None,
-            "tflops": flops / seconds / 1e12 if count_flops else None, "peak_memory_gib": round(_peak_memory_gib(device), 2)}
+        return {"fits": False, "error": "out of memory", "peak_memory_gib": round(_peak_memory_gib(device), 2),
+                **({"memory_events": list(events)} if events else {})}  # the failing step's, up to where it failed
+    result = {"fits": True, "step_s": seconds, "peak_memory_gib": round(_peak_memory_gib(device), 2),
+              **({"memory_events": list(events)} if events else {})}  # the last timed step's
+    result.update(count_step_flops(step, device, seconds) if count_flops else {"tflop_per_step": None, "tflops": None})
+    return result
+
+
+def count_step_flops(step: Callable[[], None], device: torch.device, seconds: float) -> dict:
+    """One more step under FlopCounterMode: FLOPs executed (checkpoint recomputation included) and TFLOP/s."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    try:
+        with flop_counter() as counter:
+            step()
+    except torch.OutOfMemoryError:
+        return {"tflop_per_step": None, "tflops": None, "flop_count": "out of memory under FlopCounterMode"}
+    flops = counter.get_total_flops()
+    return {"tflop_per_step": flops / 1e12, "tflops": flops / seconds / 1e12,
+            "flop_count_peak_gib": round(_peak_memory_gib(device), 2)}
 
 
 def plain_runner(cfg, device: torch.device, cond: Conditions) -> Callable[[], None]:
@@ -158,6 +179,8 @@ def ours_runner(cfg, device: torch.device, cond: Conditions) -> Callable[[], Non
     apply_stage(model, cfg.train.stage)
     optimizer = make_optimizer(model, cfg)
     scheduler = make_scheduler()
+    if cfg.train.latent_cache:  # a cache hit: the latents come with the batch (harness/train/latent_cache.py)
+        cond = with_cached_latents(codec, cond, cfg)
     counter = iter(range(10**9))
     networks = {"vae encoder": getattr(codec, "vae", None) and codec.vae.encoder,
                 "vae decoder": getattr(codec, "vae", None) and codec.vae.decoder,
@@ -176,6 +199,15 @@ def ours_runner(cfg, device: torch.device, cond: Conditions) -> Callable[[], Non
     step.memory_events = events  # type: ignore[attr-defined]
     step.networks = networks  # type: ignore[attr-defined]  # what bench/memory_plan.py labels its events by
     return step
+
+
+@torch.no_grad()
+def with_cached_latents(codec: torch.nn.Module, cond: Conditions, cfg) -> Conditions:
+    """cond with the latents the cache would hold: each frame and the reference encoded under the step's precision."""
+    with torch.autocast(cond.frames.device.type, dtype=torch.bfloat16, enabled=cfg.train.mixed_precision == "bf16"):
+        latents = encode_clip(codec, cond.frames, cfg.train.encode_frames_per_call).permute(0, 2, 1, 3, 4)  # (B, F, C, h, w)
+        reference = codec.encode(cond.reference)  # (B, C, h, w)
+    return dataclasses.replace(cond, latents=latents.contiguous(), reference_latents=reference)
 
 
 def memory_event(where: str) -> dict:
@@ -200,7 +232,7 @@ def options_of(cfg) -> dict:
     t = cfg.train
     return {"stage": t.stage, "mixed_precision": t.mixed_precision, "gradient_checkpointing": t.gradient_checkpointing,
             "attention": t.attention, "optimizer": t.optimizer, "channels_last": t.channels_last, "compile": t.compile,
-            "encode_frames_per_call": t.encode_frames_per_call, "phd_decode_frames": cfg.loss.phd.decode_frames,
+            "encode_frames_per_call": t.encode_frames_per_call, "latent_cache": t.latent_cache, "phd_decode_frames": cfg.loss.phd.decode_frames,
             "phd_decode_checkpointing": cfg.loss.phd.decode_checkpointing,
             "phd_decode_block_checkpointing": cfg.loss.phd.decode_block_checkpointing}
 
@@ -237,8 +269,6 @@ def run_shape(args: argparse.Namespace, frames: int, device: torch.device, peak:
         try:
             runner = make(cfg, device, cond)
             result = time_step(runner, device, args.steps, count_flops=not cfg.train.compile)
-            if getattr(runner, "memory_events", None):  # the last step's, or the failing one's up to where it failed
-                result["memory_events"] = list(runner.memory_events)
             del runner
         except torch.OutOfMemoryError:  # while building
             result = {"fits": False, "error": "out of memory while building"}

@@ -41,7 +41,9 @@ def test_dry_mode_prints_every_figure_as_one_json(tmp_path):
             assert figures["peak_memory_gib"] > 0
         assert shape["ours_throughput_over_plain"] == pytest.approx(shape["plain"]["step_s"] / shape["ours"]["step_s"], rel=1e-2)
     assert result["train_step"]["by_frames"]["2"]["options"]["stage"] == "joint"
-    assert result["train_step_motion"]["by_frames"]["2"]["options"]["stage"] == "motion"
+    motion = result["train_step_motion"]["by_frames"]["2"]
+    assert motion["options"]["stage"] == "motion" and motion["options"]["latent_cache"] is True
+    assert motion["ours"]["fits"] is True and motion["ours"]["tflop_per_step"] > 0
     assert result["train_channels_last"]["by_frames"]["2"]["options"]["channels_last"] is True
     assert "plain" not in result["train_channels_last"]["by_frames"]["2"]
     assert result["metrics"]["fid_ours_over_pytorch_fid"] > 0

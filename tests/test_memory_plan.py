@@ -71,6 +71,14 @@ def test_command_predicts_plain_and_ours(tmp_path):
     assert plain["between_steps_gib"] == plain["built_gib"]  # no optimiser, gradients dropped each step
     assert ours["between_steps_gib"] > 2 * ours["built_gib"]
     assert any(e["where"].startswith("denoising unet") for e in ours["events"])
+    # FLOPs counted on fake tensors are those train_step.py counts on the real step of the same shape.
+    timed = tmp_path / "step.json"
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "train_step.py"), "--device", "cpu", "--size", "64",
+                           "--frames", "4", "--steps", "1", "--json", str(timed)], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    real = json.loads(timed.read_text())["by_frames"]["4"]
+    for name in ("plain", "ours"):
+        assert shape[name]["tflop_per_step"] == pytest.approx(real[name]["tflop_per_step"], rel=1e-3), name
 
 
 def test_a_bad_override_is_one_line():

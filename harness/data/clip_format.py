@@ -10,6 +10,7 @@
         meta.json                     fps, size, kind, source, split, n_frames, sample_rate,
                                       frames_format, valid_box; written last: its presence = done
         audio_<encoder>.npy           cached audio features (F, tokens, dim), made on first use
+        latents_<fingerprint>.pt      the frozen codec's latents (F, C, h, w) with train.latent_cache, made on first use
 """
 
 from __future__ import annotations
