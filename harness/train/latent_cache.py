@@ -25,6 +25,8 @@ import torch
 
 from harness.data.clip_format import clip_dir, read_meta
 from harness.data.dataset import load_images
+from harness.errors import HarnessError
+from harness.writable import require_writable
 
 
 def codec_fingerprint(codec: torch.nn.Module, size: int, mixed_precision: str) -> str:
@@ -45,6 +47,10 @@ class LatentCache:
         self.mixed_precision = mixed_precision
         self.frames_per_call = frames_per_call  # train.encode_frames_per_call (0: the default chunk)
         self.file_name = f"latents_{codec_fingerprint(codec, size, mixed_precision)}.pt"
+        try:  # before the first step, not at a clip's first window minutes later
+            require_writable(self.root / "clips", "train.latent_cache: the clip folders")
+        except HarnessError as error:
+            raise HarnessError(f"{error}; set train.latent_cache=false to encode in every step instead") from None
         self._loaded: dict[str, torch.Tensor] = {}  # clip id -> memory-mapped (n_frames, C, h, w)
 
     def clip_latents(self, clip_id: str) -> torch.Tensor:
