@@ -34,7 +34,7 @@ def codec_fingerprint(codec: torch.nn.Module, size: int, mixed_precision: str) -
     digest = hashlib.sha256(f"{type(codec).__name__}|{getattr(codec, 'factor', '')}|{size}|{mixed_precision}".encode())
     for name, tensor in sorted(codec.state_dict().items()):
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
-        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())  # 0-dim too
     return digest.hexdigest()[:16]
 
 
