@@ -103,8 +103,9 @@ def time_step(step: Callable[[], None], device: torch.device, steps: int, count_
     """Warm-up and `steps` timed steps (their peak memory is the step's), then one FLOP-counted step.
 
     The FLOP count comes last and its memory is kept apart ("flop_count_peak_gib"): FlopCounterMode's module
-    hooks keep tensors alive that a checkpointed step would have freed (bench/memory_plan.py counts ~47 GiB
-    more for the sd15 joint step at 12 frames), so a peak that spanned it would not be the training step's.
+    hooks keep tensors alive that a checkpointed step would have freed (bench/memory_plan.py: the sd15 motion
+    step at 12 frames counts 28.1 GiB as trained, 67.3 under the counter), so a peak that spanned it would not
+    be the training step's.
     Out of memory in the timed steps -> fits false; in the counted step -> tflop_per_step None.
     """
     if device.type == "cuda":
@@ -290,7 +291,7 @@ def main() -> None:
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--frames", type=int, nargs="+", default=[8], help="one or more clip lengths, e.g. 12 24")
     p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--steps", type=int, default=3, help="timed steps after a warm-up and a FLOP-counted step")
+    p.add_argument("--steps", type=int, default=3, help="timed steps after a warm-up; one more step then counts the FLOPs")
     p.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda when present")
     p.add_argument("--skip-plain", action="store_true")
     p.add_argument("--memory-limit-gib", type=float, default=None,
