@@ -88,8 +88,8 @@ class ClipDataset(Dataset):
         keypoints = np.load(path / "keypoints.npy", mmap_mode="r")[start : start + self.frames]
         boxes = np.load(path / "boxes.npy", mmap_mode="r")[start : start + self.frames]
         return {
-            "frames": torch.from_numpy(np.ascontiguousarray(images[:-1])),
-            "reference": torch.from_numpy(np.ascontiguousarray(images[-1])),
+            "frames": torch.from_numpy(images[:-1]),
+            "reference": torch.from_numpy(images[-1]),
             "audio": torch.from_numpy(np.array(audio, dtype=np.float32)),
             "keypoints": torch.from_numpy(np.array(keypoints, dtype=np.float32)),
             "boxes": torch.from_numpy(np.array(boxes, dtype=np.float32)),
@@ -102,9 +102,10 @@ class ClipDataset(Dataset):
 
 
 def load_images(path: Path, indices: list[int], size: int | None) -> np.ndarray:
-    """uint8 frames of a clip folder -> float32 (k, 3, H, W) in [-1, 1], resized to size x size if set
-    (the training pixels; train.latent_cache encodes the same ones)."""
+    """uint8 frames of a clip folder -> C-contiguous float32 (k, 3, H, W) in [-1, 1], resized to size x size if
+    set (the training pixels; train.latent_cache encodes the same ones). Contiguous because bf16 convolutions
+    pick another kernel on the channels-last strides a transpose leaves: 7e-3 relative apart on the CPU."""
     images = read_frames(path, indices)  # (k, H, W, 3)
     if size and images.shape[1:3] != (size, size):
         images = np.stack([cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images])
-    return images.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0
+    return images.transpose(0, 3, 1, 2).astype(np.float32, order="C") / 127.5 - 1.0

@@ -73,7 +73,7 @@ def generate_for_clip(
     audio = controlled_audio(cfg.model.controls, audio)  # positive controls act in sampling too
     parts = controlled_pose_parts(cfg.model.controls, INFERENCE_POSE_PARTS)
     pose = torch.from_numpy(draw_pose_maps(data["keypoints"], parts, size, cfg.data.hand_map))  # (F, 3, H, W)
-    reference = torch.from_numpy(frames[0].transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0)
+    reference = torch.from_numpy(frames[0].transpose(2, 0, 1).astype(np.float32, order="C") / 127.5 - 1.0)
     generator = torch.Generator().manual_seed(seed)
     out = sample_clip(model, codec, make_scheduler(), reference, audio, pose, cfg.eval, generator, progress,
                       use_reference=not cfg.model.controls.no_reference)

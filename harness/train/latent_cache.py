@@ -97,9 +97,6 @@ class LatentCache:
         parts = []
         for first in range(0, n_frames, chunk):
             pixels = torch.from_numpy(load_images(folder, list(range(first, min(first + chunk, n_frames))), self.size))
-            # contiguous as the step's collated batch is: bf16 convolutions take another kernel on channels-last
-            # strides (the image decoder's), 7e-3 relative apart from the step's encode where this gives 0
-            pixels = pixels.contiguous()
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
                 parts.append(self.codec.encode(pixels.to(self.device)).cpu())  # (k, C, h, w)
         return torch.cat(parts).contiguous()  # as torch.load gives it back (the encoder may answer channels-last)
