@@ -24,7 +24,8 @@
 #   train_channels_last train_step_motion's step at 12 frames with train.channels_last=true
 # train.compile is not a part: compiling the sd15 UNets did not finish in 90 s on the H200, more than the
 # 8 minutes allow; time it alone: python bench/train_step.py --device cuda --preset sd15 --size 768 --frames 12
-# --skip-plain train.stage=motion train.compile=true
+# --skip-plain train.stage=motion train.compile=true. Nor is the optimiser alone (train.optimizer=adamw_8bit is off
+# by default): python bench/optimizer_step.py --preset sd15 --size 768 --device cuda
 # --wheels DIR: every wheel (and source archive) in DIR goes into the folder .bench-site (or $BENCH_SITE), put
 # on PYTHONPATH ahead of the Python's own packages, with pip --no-index --find-links DIR --no-deps --target;
 # the Python's own torch is used. What to put in DIR: README, "Performance" (bench/gpu-requirements.txt for

@@ -10,6 +10,9 @@ Tolerances (relative: max over tensors of |a - b| / |b| in the L2 norm):
                                                in another order than of batch 2; measured 1.7e-6)
     channels-last                        5e-5  (NHWC convolutions sum in another order; measured 9e-6)
     fused vs foreach AdamW               parameters after 3 steps on the same gradients: rtol 1e-6 + atol 1e-8
+    8-bit vs fp32 AdamW moments          first step rtol 1e-6 (moments start at 0 in fp32); the updates of 5
+                                         steps: relative L2 1.5e-2, cosine >= 0.9998 (measured 9.4e-3, 0.99992;
+                                         a root-v grid of 4 codes an octave instead of 16 gives 1.65e-2)
     torch.compile (dynamo capture)       1e-5
     bf16 autocast vs fp32                loss 1e-2, every gradient 0.25, cosine >= 0.999 over all of them
                                          (measured 1e-3, 0.0996 for the worst tensor, 0.99996)
@@ -27,6 +30,7 @@ from harness.model.codec import VaeCodec
 from harness.model.presets import ModelPreset
 from harness.model.speed import CheckpointedMotionModule, apply_speed_options, compile_unets
 from harness.train.conditions import Conditions
+from harness.train.adamw8bit import state_bytes
 from harness.train.objective import make_scheduler
 from harness.train.step import make_optimizer, training_step
 
@@ -201,6 +205,39 @@ def test_fused_adamw_equals_foreach_adamw(plain):
     assert sum(not torch.equal(p, start[n]) for n, p in params["adamw"].items()) > 0.9 * len(start)  # they moved
     for name, value in params["adamw"].items():  # updates are ~3e-4 (lr 1e-4, 3 steps): atol is 3e-5 of one
         torch.testing.assert_close(params["adamw_fused"][name], value, rtol=1e-6, atol=1e-8)
+
+
+def _updates_after(choice: str, grads: dict, steps: int) -> tuple[dict, torch.optim.Optimizer]:
+    """Parameter changes after `steps` steps of train.optimizer=choice on the given gradients, scaled by step."""
+    cfg = _config(optimizer=choice)
+    model, _ = _network(cfg)
+    start = {n: p.detach().clone() for n, p in model.named_parameters()}
+    optimizer = make_optimizer(model, cfg)
+    for step in range(steps):
+        for name, p in model.named_parameters():
+            p.grad = grads[name] * (1.0 + step) if name in grads else None
+        optimizer.step()
+    return {n: p.detach() - start[n] for n, p in model.named_parameters()}, optimizer
+
+
+def test_8bit_adamw_is_close_to_adamw(plain):
+    """train.optimizer=adamw_8bit (harness/train/adamw8bit.py) against adamw on the same gradients."""
+    _, grads = plain
+    first, _ = _updates_after("adamw_8bit", grads, 1)
+    for name, want in _updates_after("adamw", grads, 1)[0].items():
+        torch.testing.assert_close(first[name], want, rtol=1e-6, atol=1e-9)
+    got, eight_bit = _updates_after("adamw_8bit", grads, 5)
+    want, fp32 = _updates_after("adamw", grads, 5)
+    quantized = [p for p, s in eight_bit.state.items() if "m_codes" in s]  # tensors of >= 4096 values
+    assert sum(p.numel() for p in quantized) > 0.6 * sum(p.numel() for p in eight_bit.state)
+    held = sum(t.numel() * t.element_size() for p in quantized for t in eight_bit.state[p].values() if torch.is_tensor(t))
+    assert held <= 0.26 * 8 * sum(p.numel() for p in quantized)  # 2.03 bytes a value for both moments, not 8
+    flat, ref_flat = (torch.cat([u[n].flatten() for n in sorted(u)]) for u in (got, want))
+    print(f"8-bit AdamW: relative L2 {_relative(flat, ref_flat):.2e}, "
+          f"cosine {torch.nn.functional.cosine_similarity(flat, ref_flat, dim=0):.6f}, "
+          f"state {state_bytes(eight_bit)} of {state_bytes(fp32)} bytes")
+    assert _relative(flat, ref_flat) <= 1.5e-2
+    assert torch.nn.functional.cosine_similarity(flat, ref_flat, dim=0) >= 0.9998
 
 
 @pytest.mark.slow

@@ -107,8 +107,9 @@ class _Crash(Exception):
     pass
 
 
-def test_resume_reproduces_the_uninterrupted_losses(tmp_path):
-    cfg = _cfg(tmp_path, "train.steps=4", "train.checkpoint_every=2")
+@pytest.mark.parametrize("optimizer", ["adamw_fused", "adamw_8bit"])  # tiny's default; 8-bit moments in the checkpoint
+def test_resume_reproduces_the_uninterrupted_losses(tmp_path, optimizer):
+    cfg = _cfg(tmp_path, "train.steps=4", "train.checkpoint_every=2", f"train.optimizer={optimizer}")
     full = train(cfg, tmp_path / "full", progress=False)
 
     def crash_after_two(step, logs):

@@ -10,6 +10,7 @@ from torch.utils.checkpoint import checkpoint
 
 from harness.config import ExperimentConfig
 from harness.model.echomimic import EchoMimicV2
+from harness.train.adamw8bit import AdamW8bit
 from harness.train.conditions import Conditions
 from harness.train.controls import controlled_reference_keep
 from harness.train.hpa import masked_mse
@@ -135,8 +136,11 @@ def compute_loss(
 
 
 def make_optimizer(model: torch.nn.Module, cfg: ExperimentConfig) -> torch.optim.Optimizer:
-    """AdamW over the trainable parameters; train.optimizer adamw_fused = torch's fused kernel (same update)."""
+    """AdamW over the trainable parameters; train.optimizer adamw_fused = torch's fused kernel (same update),
+    adamw_8bit = the same update with the moments stored in 8 bits (harness/train/adamw8bit.py)."""
     params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.train.optimizer == "adamw_8bit":
+        return AdamW8bit(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     fused = cfg.train.optimizer == "adamw_fused"  # one kernel per step instead of torch's foreach loop
     return torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay, fused=fused or None)
 
