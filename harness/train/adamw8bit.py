@@ -34,42 +34,51 @@ SIGN = 128  # the first moment's sign bit
 def _blocks(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """x (any shape) -> (x in blocks (n_blocks, BLOCK), zero-padded at the end; each block's max |x| (n_blocks, 1))."""
     flat = x.detach().float().reshape(-1)
-    blocks = F.pad(flat, (0, -flat.numel() % BLOCK)).view(-1, BLOCK)
+    if flat.numel() % BLOCK:
+        flat = F.pad(flat, (0, -flat.numel() % BLOCK))
+    blocks = flat.view(-1, BLOCK)
     return blocks, blocks.abs().amax(dim=1, keepdim=True)
 
 
-def _log2_ratio(blocks: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """log2(|x| / block max): 0 at the max, -inf at 0 (a zero block gives -inf throughout)."""
-    return torch.log2(blocks.abs() / scale.clamp_min(torch.finfo(torch.float32).tiny))
+def _log_codes(blocks: torch.Tensor, scale: torch.Tensor, per_octave: int, top: int) -> torch.Tensor:
+    """round(log2(|x| / block max) * per_octave) + top, clipped to [0, top], as uint8 (0 for x = 0).
+    In place on one buffer: these run over every trainable value each step."""
+    ratio = blocks.abs().div_(scale.clamp_min(torch.finfo(torch.float32).tiny))
+    return ratio.log2_().mul_(per_octave).add_(top).round_().clamp_(0, top).to(torch.uint8)
+
+
+def _exp_values(codes: torch.Tensor, scales: torch.Tensor, per_octave: int, top: int) -> torch.Tensor:
+    """_log_codes's inverse: 2^((code - top) / per_octave) x block max, fp32 (n_blocks, BLOCK)."""
+    return codes.float().sub_(top).div_(per_octave).exp2_().mul_(scales[:, None])
 
 
 def encode_signed(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """First moment -> (uint8 codes (n_blocks * BLOCK,), fp32 scales (n_blocks,)); code 0 is zero."""
+    """First moment -> (uint8 codes (n_blocks * BLOCK,), fp32 scales (n_blocks,)): sign bit + magnitude, where
+    magnitude 0 is zero."""
     blocks, scale = _blocks(x)
-    magnitude = (_log2_ratio(blocks, scale) * M_CODES_PER_OCTAVE + (SIGN - 1)).round().clamp(0, SIGN - 1)
-    codes = magnitude + SIGN * ((blocks < 0) & (magnitude > 0))
-    return codes.to(torch.uint8).reshape(-1), scale.reshape(-1)
+    codes = _log_codes(blocks, scale, M_CODES_PER_OCTAVE, SIGN - 1)
+    codes.bitwise_or_((blocks < 0).to(torch.uint8).mul_(SIGN))
+    return codes.reshape(-1), scale.reshape(-1)
 
 
 def decode_signed(codes: torch.Tensor, scales: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """encode_signed's codes -> fp32 tensor of `like`'s shape."""
-    codes = codes.view(-1, BLOCK).int()
-    magnitude = codes & (SIGN - 1)
-    value = torch.exp2((magnitude - (SIGN - 1)).float() / M_CODES_PER_OCTAVE) * (magnitude > 0)
-    value = torch.where(codes >= SIGN, -value, value) * scales[:, None]
+    codes = codes.view(-1, BLOCK)
+    magnitude = codes.bitwise_and(SIGN - 1)
+    value = _exp_values(magnitude, scales, M_CODES_PER_OCTAVE, SIGN - 1).masked_fill_(magnitude == 0, 0.0)
+    value.copysign_(codes.view(torch.int8).float())  # read as int8, a code with the sign bit set is negative
     return value.reshape(-1)[: like.numel()].view(like.shape)
 
 
 def encode_unsigned(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """sqrt(v) (>= 0) -> (uint8 codes, fp32 scales); values under the grid's floor read back as the floor."""
     blocks, scale = _blocks(x)
-    codes = (_log2_ratio(blocks, scale) * ROOT_V_CODES_PER_OCTAVE + 255).round().clamp(0, 255)
-    return codes.to(torch.uint8).reshape(-1), scale.reshape(-1)
+    return _log_codes(blocks, scale, ROOT_V_CODES_PER_OCTAVE, 255).reshape(-1), scale.reshape(-1)
 
 
 def decode_unsigned(codes: torch.Tensor, scales: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """encode_unsigned's codes -> fp32 tensor of `like`'s shape."""
-    value = torch.exp2((codes.view(-1, BLOCK).float() - 255) / ROOT_V_CODES_PER_OCTAVE) * scales[:, None]
+    value = _exp_values(codes.view(-1, BLOCK), scales, ROOT_V_CODES_PER_OCTAVE, 255)
     return value.reshape(-1)[: like.numel()].view(like.shape)
 
 
@@ -119,12 +128,13 @@ class AdamW8bit(torch.optim.Optimizer):
         # 2. Decoupled weight decay, then the bias-corrected step.
         p.mul_(1 - group["lr"] * group["weight_decay"])
         bias1, bias2 = 1 - beta1 ** state["step"], 1 - beta2 ** state["step"]
-        denominator = (v.sqrt() / math.sqrt(bias2)).add_(group["eps"])
+        root_v = v.sqrt()
+        denominator = (root_v / math.sqrt(bias2)).add_(group["eps"])
         p.addcdiv_(m.to(p.dtype), denominator.to(p.dtype), value=-group["lr"] / bias1)
         # 3. Keep the moments in 8 bits.
         if quantized:
             state["m_codes"], state["m_scales"] = encode_signed(m)
-            state["root_v_codes"], state["root_v_scales"] = encode_unsigned(v.sqrt_())
+            state["root_v_codes"], state["root_v_scales"] = encode_unsigned(root_v)
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Load as saved: torch.optim.Optimizer would cast a floating parameter's state to its dtype (uint8 codes
