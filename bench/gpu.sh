@@ -9,11 +9,13 @@
 #
 # Parts, most wanted first (each under its own time limit; a part that fails or runs out of time is
 # recorded, not fatal):
-#   train_step          bench/train_step.py: sd15, 768 x 768, 12 frames: plain diffusers vs the trainer's step as
-#                       configured (train.stage=joint: everything trains); GPU allocations capped at 79 GiB (an
-#                       H100 80GB's usable memory) on a larger card, here and in every train_ part
-#   train_step_motion   the same at 12 and 24 frames with train.stage=motion (the ancestor's video stage: only
-#                       the motion modules train); sd15's train.latent_cache: the batch brings its latents
+#   train_step          bench/train_step.py: sd15, 768 x 768, 12 and 24 frames: plain diffusers vs the trainer's
+#                       step as configured (train.stage=joint: everything trains; sd15's train.latent_cache: the
+#                       batch brings its latents); GPU allocations capped at 79 GiB (an H100 80GB's usable
+#                       memory) on a larger card, here and in every train_ part. 24 frames answers "does the
+#                       paper's clip length train on one 80 GB GPU"
+#   train_step_motion   the same at 12 frames with train.stage=motion (the ancestor's video stage: only the motion
+#                       modules train)
 #   codec_memory        bench/codec_memory.py: the sd15 VAE's memory at 768 px (encode 12 and 4 frames, one frame's
 #                       decode forward and backward), measured beside what bench/memory_plan.py's count gives
 #   tiny_learns         bench/tiny_learns.py: the tiny learning test (smoke.yaml, held-out metrics) on the GPU
@@ -22,10 +24,11 @@
 #   train_encoding      train_step_motion's step at 12 frames with train.latent_cache=false: the VAE encodes the
 #                       clip in the step, as before the cache (not in --dry)
 #   train_channels_last train_step_motion's step at 12 frames with train.channels_last=true
+#   train_8bit          train_step's joint step at 12 frames with train.optimizer=adamw_8bit (8-bit moments)
 # train.compile is not a part: compiling the sd15 UNets did not finish in 90 s on the H200, more than the
 # 8 minutes allow; time it alone: python bench/train_step.py --device cuda --preset sd15 --size 768 --frames 12
-# --skip-plain train.stage=motion train.compile=true. Nor is the optimiser alone (train.optimizer=adamw_8bit is off
-# by default): python bench/optimizer_step.py --preset sd15 --size 768 --device cuda
+# --skip-plain train.stage=motion train.compile=true. Nor is the optimiser alone (three optimisers on joint's 2.15 B
+# parameters): python bench/optimizer_step.py --preset sd15 --size 768 --device cuda
 # --wheels DIR: every wheel (and source archive) in DIR goes into the folder .bench-site (or $BENCH_SITE), put
 # on PYTHONPATH ahead of the Python's own packages, with pip --no-index --find-links DIR --no-deps --target;
 # the Python's own torch is used. What to put in DIR: README, "Performance" (bench/gpu-requirements.txt for
@@ -92,15 +95,19 @@ if [ "$DRY" = 1 ]; then  # the same scripts at tiny shapes on the CPU
   part tiny_learns 120 "$PY" bench/tiny_learns.py --device cpu --steps 3 --no-samples
   part metrics 120 "$PY" bench/metrics_bench.py --devices cpu --images 16 --clips 1 --skip-slow --skip-synthetic
   part train_channels_last 60 "$PY" bench/train_step.py --device cpu --preset tiny --size 32 --frames 2 --steps 1 --skip-plain train.stage=motion train.channels_last=true
-else  # 480 s of limits in all; the H200 run of 2026-11-28 took 74, 65 and 27 s for train_step, tiny_learns, channels_last
+  part train_8bit 60 "$PY" bench/train_step.py --device cpu --preset tiny --size 32 --frames 2 --steps 1 --skip-plain train.optimizer=adamw_8bit
+else  # 480 s of limits in all (tests/test_gpu_bench.py). The H200 run of 2026-11-28 took 74 s for train_step at 12
+  # and 24 frames with both of ours out of memory early (the FLOP counter's hold, since fixed): a joint step that fits
+  # adds ~5 steps of ~1.6 and ~3.3 s. tiny_learns took 65 s, channels_last (motion, 12 frames, 2 steps) 27 s.
   STEP=("$PY" bench/train_step.py --device cuda --preset sd15 --size 768 --memory-limit-gib 79)
-  part train_step 90 "${STEP[@]}" --frames 12 --steps 3
-  part train_step_motion 130 "${STEP[@]}" --frames 12 24 --steps 3 train.stage=motion
+  part train_step 130 "${STEP[@]}" --frames 12 24 --steps 3
+  part train_step_motion 65 "${STEP[@]}" --frames 12 --steps 3 train.stage=motion
   part codec_memory 35 "$PY" bench/codec_memory.py --device cuda
   part tiny_learns 75 "$PY" bench/tiny_learns.py --device cuda
   part metrics 70 "$PY" bench/metrics_bench.py --devices cuda --images 1024 --clips 4 --skip-slow --skip-synthetic
-  part train_encoding 40 "${STEP[@]}" --frames 12 --steps 2 --skip-plain train.stage=motion train.latent_cache=false
-  part train_channels_last 40 "${STEP[@]}" --frames 12 --steps 2 --skip-plain train.stage=motion train.channels_last=true
+  part train_encoding 35 "${STEP[@]}" --frames 12 --steps 2 --skip-plain train.stage=motion train.latent_cache=false
+  part train_channels_last 35 "${STEP[@]}" --frames 12 --steps 2 --skip-plain train.stage=motion train.channels_last=true
+  part train_8bit 35 "${STEP[@]}" --frames 12 --steps 2 --skip-plain train.optimizer=adamw_8bit
 fi
 
 "$PY" - "$WORK" "$PARTS" "$DRY" "$START" "$OUT" <<'EOF'

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,8 @@ def test_dry_mode_prints_every_figure_as_one_json(tmp_path):
     result = json.loads(proc.stdout)
     assert result == json.loads(out.read_text())
     assert result["dry"] is True and result["ok"] is True, result["parts"]
-    assert set(result["parts"]) == {"train_step", "train_step_motion", "codec_memory", "train_channels_last", "metrics", "tiny_learns"}
+    assert set(result["parts"]) == {"train_step", "train_step_motion", "codec_memory", "train_channels_last", "train_8bit",
+                                    "metrics", "tiny_learns"}
     assert all(not p["timed_out"] for p in result["parts"].values())
     step = result["train_step"]
     assert step["peak_dtype"] == "float32" and step["peak_tflops"] > 0
@@ -46,6 +48,8 @@ def test_dry_mode_prints_every_figure_as_one_json(tmp_path):
     assert motion["ours"]["fits"] is True and motion["ours"]["tflop_per_step"] > 0
     assert result["train_channels_last"]["by_frames"]["2"]["options"]["channels_last"] is True
     assert "plain" not in result["train_channels_last"]["by_frames"]["2"]
+    eight_bit = result["train_8bit"]["by_frames"]["2"]
+    assert eight_bit["options"]["optimizer"] == "adamw_8bit" and eight_bit["ours"]["fits"] is True
     assert result["metrics"]["fid_ours_over_pytorch_fid"] > 0
     assert {"FID Inception features (batch 50)", "FVD I3D 16x224x224 clips"} <= set(result["metrics"]["rates"])
     codec = result["codec_memory"]["counted_gib"]  # counted only: no GPU here
@@ -53,6 +57,17 @@ def test_dry_mode_prints_every_figure_as_one_json(tmp_path):
     learns = result["tiny_learns"]
     assert learns["steps"] == 3 and learns["steps_per_s"] > 0 and "loss_falls" in learns
     assert result["machine"]["torch"] and result["total_s"] > 0
+
+
+def test_the_gpu_parts_fit_8_minutes_and_dry_mode_mirrors_them():
+    """The issue's budget: every GPU figure within 8 minutes; each part's `timeout` bounds it."""
+    text = GPU_SH.read_text()
+    dry, gpu = text.split('if [ "$DRY" = 1 ]; then')[1].split("\nelse")[:2]
+    gpu = gpu.split("\nfi\n")[0]
+    limits = {name: int(limit) for name, limit in re.findall(r"^  part (\w+) (\d+) ", gpu, flags=re.M)}
+    assert sum(limits.values()) <= 480, limits
+    assert {"train_step", "train_step_motion", "train_8bit"} <= set(limits)
+    assert set(re.findall(r"^  part (\w+) ", dry, flags=re.M)) == set(limits) - {"train_encoding"}  # no encode in dry
 
 
 def test_bad_arguments_are_one_line(tmp_path):
