@@ -1,5 +1,7 @@
-"""The optimiser step alone: train.optimizer adamw (the plain path), adamw_fused (the presets' default) and
-adamw_8bit (harness/train/adamw8bit.py) on the trainable parameters a config builds, in one process.
+"""The optimiser step alone, per train.optimizer (adamw, adamw_fused, adamw_8bit), on one config's parameters.
+
+adamw is the plain path and the ratios' baseline, adamw_fused the presets' default, adamw_8bit
+harness/train/adamw8bit.py; all on the trainable parameters a config builds, in one process.
 
     python bench/optimizer_step.py                                     # tiny, this machine
     python bench/optimizer_step.py --preset sd15 train.stage=motion    # the motion modules (on a CPU: minutes)
