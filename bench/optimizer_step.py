@@ -33,14 +33,14 @@ from harness.train.stages import apply_stage  # noqa: E402
 from harness.train.step import make_optimizer  # noqa: E402
 
 from bench_output import print_figures, user_errors_as_one_line  # noqa: E402  (bench/: the script's folder)
+from train_step import model_overrides  # noqa: E402  (the benchmarked network, as train_step.py builds it)
 
 CHOICES = ("adamw", "adamw_fused", "adamw_8bit")  # the first is the baseline of the ratios
 
 
 def trainable_model(args: argparse.Namespace, device: torch.device) -> tuple[torch.nn.Module, object]:
     """(model with the config's stage applied and fixed gradients on its trainable parameters, config)."""
-    cfg = load(None, [f"model.preset={args.preset}", f"data.size={args.size}", "model.allow_random_init=true",
-                      f"model.audio_encoder={'whisper' if args.preset == 'sd15' else 'mel'}", *args.overrides])
+    cfg = load(None, [*model_overrides(args.preset, args.size), *args.overrides])
     with torch.device(device):
         model, _ = build_model(cfg, audio_dim=audio_feature_shape(cfg.model.audio_encoder)[-1])
     model.to(device)

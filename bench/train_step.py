@@ -252,11 +252,16 @@ def run(args: argparse.Namespace) -> dict:
     return out
 
 
+def model_overrides(preset: str, size: int) -> list[str]:
+    """The config overrides of a benchmarked network: random weights, the preset's audio encoder."""
+    return [f"model.preset={preset}", f"data.size={size}", "model.allow_random_init=true",
+            f"model.audio_encoder={'whisper' if preset == 'sd15' else 'mel'}"]
+
+
 def shape_overrides(args: argparse.Namespace, frames: int) -> list[str]:
-    """The config overrides of one benchmarked shape (random weights; the preset's audio encoder), then the user's."""
-    return [f"model.preset={args.preset}", f"data.size={args.size}", f"data.frames={frames}",
-            f"train.batch_size={args.batch}", "model.allow_random_init=true",
-            f"model.audio_encoder={'whisper' if args.preset == 'sd15' else 'mel'}", *args.overrides]
+    """The config overrides of one benchmarked shape, then the user's."""
+    return [*model_overrides(args.preset, args.size), f"data.frames={frames}", f"train.batch_size={args.batch}",
+            *args.overrides]
 
 
 def run_shape(args: argparse.Namespace, frames: int, device: torch.device, peak: float) -> dict:
